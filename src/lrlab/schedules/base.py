@@ -1,0 +1,226 @@
+"""The one abstraction: a learning-rate schedule as a pure, immutable value.
+
+A schedule maps ``t`` -- the number of updates (or epochs) already done,
+counting from 0 -- to a learning rate. It holds no counter and no optimizer:
+calling it never changes it, and the same ``t`` always gives the same rate.
+``t`` may be a Python number (a ``float`` comes back) or a NumPy array (a
+float64 array of the same shape comes back, computed without a Python loop).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeVar, overload
+
+import numpy as np
+from numpy.typing import NDArray
+
+from lrlab.errors import ScheduleError, invalid
+
+__all__ = ["Schedule", "REGISTRY", "register", "Steps", "FloatArray"]
+
+FloatArray = NDArray[np.float64]
+Steps = float | int | NDArray[Any]
+
+#: Every schedule family by its spec name (``"cosine"`` -> ``Cosine``).
+REGISTRY: dict[str, type[Schedule]] = {}
+
+S = TypeVar("S", bound="type[Schedule]")
+
+
+def register(cls: S) -> S:
+    """Class decorator: make a family known to `parse`, `from_dict` and the CLI."""
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+class Schedule:
+    """Base of every schedule family: ``lr = schedule(t)``.
+
+    Subclasses are frozen dataclasses that check their arguments in
+    ``__post_init__`` and implement ``_rates(t)`` for a float64 array ``t >= 0``.
+    """
+
+    __slots__ = ()
+    #: the name used in text specs and dicts
+    name: ClassVar[str] = "schedule"
+
+    # -- evaluation ---------------------------------------------------------
+    @overload
+    def __call__(self, t: float | int) -> float: ...
+    @overload
+    def __call__(self, t: NDArray[Any]) -> FloatArray: ...
+
+    def __call__(self, t: Steps) -> float | FloatArray:
+        """The learning rate after ``t`` updates (``t >= 0``, finite)."""
+        if isinstance(t, np.ndarray):
+            steps = _checked_steps(t)
+            return self._rates(steps)
+        if isinstance(t, numbers.Real) and not isinstance(t, bool):
+            x = float(t)
+            if not (math.isfinite(x) and x >= 0.0):
+                raise ScheduleError(f"t must be finite and >= 0; got t={t!r}")
+            return float(self._rates(np.array([x]))[0])
+        raise ScheduleError(f"t must be a number or a NumPy array; got t={t!r}")
+
+    def _rates(self, t: FloatArray) -> FloatArray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def curve(self, steps: int) -> FloatArray:
+        """The rates at ``t = 0, 1, ..., steps - 1`` (for plots and tables)."""
+        return self(np.arange(int(steps), dtype=np.float64))
+
+    # -- text and data forms --------------------------------------------------
+    def __str__(self) -> str:
+        """The canonical spec, e.g. ``cosine(0.3, steps=15, final_lr=0.01)``."""
+        parts: list[str] = []
+        for i, field in enumerate(dataclasses.fields(self)):  # type: ignore[arg-type]
+            value = getattr(self, field.name)
+            if i == 0:
+                parts.append(_format(value))
+            elif not _is_default(field, value):
+                parts.append(f"{field.name}={_format(value)}")
+        return f"{self.name}({', '.join(parts)})"
+
+    def __repr__(self) -> str:
+        return f"lrlab.{self}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``{"type": name, <argument>: <value>, ...}``."""
+        out: dict[str, Any] = {"type": self.name}
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            out[field.name] = _to_data(getattr(self, field.name))
+        return out
+
+
+def _checked_steps(t: NDArray[Any]) -> FloatArray:
+    if t.dtype == np.bool_ or not (np.issubdtype(t.dtype, np.number)):
+        raise ScheduleError(f"t must hold real numbers; got an array of dtype {t.dtype}")
+    if np.iscomplexobj(t):
+        raise ScheduleError(f"t must hold real numbers; got an array of dtype {t.dtype}")
+    steps = np.asarray(t, dtype=np.float64)
+    if steps.size:
+        bad = ~np.isfinite(steps) | (steps < 0)
+        if bad.any():
+            first = steps[bad].flat[0]
+            raise ScheduleError(f"t must be finite and >= 0; got t={first!r} in the array")
+    return steps
+
+
+def _is_default(field: dataclasses.Field[Any], value: Any) -> bool:
+    if field.default is dataclasses.MISSING:
+        return False
+    default = field.default
+    return bool(type(default) is type(value) and default == value)
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, Schedule):
+        return str(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_format(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def _to_data(value: Any) -> Any:
+    if isinstance(value, Schedule):
+        return value.to_dict()
+    if isinstance(value, tuple):
+        return [_to_data(v) for v in value]
+    return value
+
+
+# -- argument checks shared by all families ---------------------------------------
+
+
+def number(
+    where: str,
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    low_open: bool = False,
+    high: float | None = None,
+    high_open: bool = False,
+    integer: bool = False,
+) -> Any:
+    """Check a real-valued argument and return it as a plain ``int`` or ``float``.
+
+    Integers stay integers (so specs print ``steps=15``, not ``steps=15.0``);
+    ``bool`` is refused because ``True`` is not a learning rate.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise invalid(name, value, "a number", where=where)
+    if isinstance(value, numbers.Integral):
+        plain: int | float = int(value)
+        try:
+            as_float = float(plain)
+        except OverflowError:
+            raise invalid(name, value, "a finite number", where=where) from None
+    else:
+        if integer:
+            raise invalid(name, value, "an integer", where=where)
+        plain = as_float = float(value)
+    if integer and not isinstance(plain, int):
+        raise invalid(name, value, "an integer", where=where)
+    if not math.isfinite(as_float):
+        raise invalid(name, value, "a finite number", where=where)
+    if low is not None:
+        if low_open and not as_float > low:
+            raise invalid(name, value, f"> {low:g}", where=where)
+        if not low_open and not as_float >= low:
+            raise invalid(name, value, f">= {low:g}", where=where)
+    if high is not None:
+        if high_open and not as_float < high:
+            raise invalid(name, value, f"< {high:g}", where=where)
+        if not high_open and not as_float <= high:
+            raise invalid(name, value, f"<= {high:g}", where=where)
+    return plain
+
+
+def numbers_tuple(
+    where: str, name: str, value: Any, *, low: float | None = None, order: str = ""
+) -> tuple[Any, ...]:
+    """Check a list of numbers; ``order`` is ``""``, ``"increasing"`` or ``"nondecreasing"``."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
+        raise invalid(name, value, "a list of numbers", where=where)
+    items = tuple(number(where, f"{name}[{i}]", v, low=low) for i, v in enumerate(value))
+    for i in range(1, len(items)):
+        if order == "increasing" and not items[i] > items[i - 1]:
+            raise invalid(name, list(items), "strictly increasing", where=where)
+        if order == "nondecreasing" and not items[i] >= items[i - 1]:
+            raise invalid(name, list(items), "in non-decreasing order", where=where)
+    return items
+
+
+def choice(where: str, name: str, value: Any, options: Sequence[str]) -> str:
+    """Check a string argument against its allowed values."""
+    if not isinstance(value, str) or value not in options:
+        listed = ", ".join(repr(o) for o in options)
+        raise invalid(name, value, f"one of {listed}", where=where)
+    return value
+
+
+def flag(where: str, name: str, value: Any) -> bool:
+    """Check a boolean argument (``True``/``False`` only, not 0/1)."""
+    if not isinstance(value, bool | np.bool_):
+        raise invalid(name, value, "True or False", where=where)
+    return bool(value)
+
+
+def schedule(where: str, name: str, value: Any) -> Schedule:
+    """Check that an argument is a schedule."""
+    if not isinstance(value, Schedule):
+        raise invalid(name, value, "a schedule", where=where)
+    return value
+
+
+def setfield(obj: Any, name: str, value: Any) -> None:
+    """Store a normalised argument on a frozen dataclass (inside ``__post_init__``)."""
+    object.__setattr__(obj, name, value)
