@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,13 +51,13 @@ def plot_schedules(
         flat = list(axes.flat)
         for ax, sched, name in zip(flat, schedules, names, strict=False):
             ax.plot(t, sched(t), drawstyle="steps-post", color="tab:blue")
-            ax.set_title(name, fontsize=9)
+            ax.set_title(textwrap.fill(name, 48), fontsize=8)
             ax.set_xlabel(x_label)
             ax.set_ylabel("learning rate")
             if log_y:
                 ax.set_yscale("log")
             ax.grid(alpha=0.3)
-        for ax in flat[len(schedules):]:
+        for ax in flat[len(schedules) :]:
             ax.set_visible(False)
     else:
         fig, ax = plt.subplots(figsize=(8, 4.5))

@@ -164,11 +164,7 @@ def _from_dict(data: Any, depth: int, path: str) -> Schedule:
         raise SpecError(f"{path} must have a string 'type'; got type={kind!r}")
     if kind not in REGISTRY:
         raise SpecError(f"unknown schedule type={kind!r} at {path}; {closest_names(kind, REGISTRY)}")
-    kwargs = {
-        key: _value(value, depth + 1, f"{path}.{key}")
-        for key, value in data.items()
-        if key != "type"
-    }
+    kwargs = {key: _value(value, depth + 1, f"{path}.{key}") for key, value in data.items() if key != "type"}
     for key in kwargs:
         if not isinstance(key, str):
             raise SpecError(f"{path} has a non-string key {key!r}")

@@ -184,9 +184,7 @@ def number(
     return plain
 
 
-def numbers_tuple(
-    where: str, name: str, value: Any, *, low: float | None = None, order: str = ""
-) -> tuple[Any, ...]:
+def numbers_tuple(where: str, name: str, value: Any, *, low: float | None = None, order: str = "") -> tuple[Any, ...]:
     """Check a list of numbers; ``order`` is ``""``, ``"increasing"`` or ``"nondecreasing"``."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
         raise invalid(name, value, "a list of numbers", where=where)

@@ -50,14 +50,15 @@ class CosineRestarts(Schedule):
             index = np.floor(t / period)
             return index, index * period, np.full_like(t, period)
 
-        def start(i: FloatArray) -> FloatArray:
-            return period * (np.power(mult, i) - 1.0) / (mult - 1.0)
-
-        index = np.floor(np.log1p(t / period * (mult - 1.0)) / np.log(mult))
-        # the logarithm can land one cycle off right at a restart: settle it exactly
-        index = np.where(start(index) > t, index - 1.0, index)
-        index = np.where(start(index + 1.0) <= t, index + 1.0, index)
-        return index, start(index), period * np.power(mult, index)
+        # Cycle starts as running sums of the cycle lengths, so a restart lands
+        # exactly where the lengths add up (the closed form p*(m**i-1)/(m-1) can
+        # miss it by an ulp and put t = period at the end of cycle 0).
+        t_max = float(t.max()) if t.size else 0.0
+        count = int(np.log1p(t_max / period * (mult - 1.0)) / np.log(mult)) + 2
+        lengths = period * np.power(mult, np.arange(count, dtype=np.float64))
+        starts = np.concatenate(([0.0], np.cumsum(lengths)))
+        index = np.searchsorted(starts, t, side="right") - 1
+        return index.astype(np.float64), starts[index], lengths[index]
 
     def _rates(self, t: FloatArray) -> FloatArray:
         index, begin, length = self.cycles(t)

@@ -279,9 +279,11 @@ class Cosine(Schedule):
         return cosine_curve(self.base_lr, self.final_lr, np.minimum(t, self.steps) / self.steps, self.exponent)
 
 
-def cosine_curve(high: Any, low: Any, frac: Any, exponent: float = 1.0) -> Any:
-    """Shared half-cosine from ``high`` (frac 0) to ``low`` (frac 1)."""
+def cosine_curve(high: float | FloatArray, low: float, frac: FloatArray, exponent: float = 1.0) -> FloatArray:
+    """Shared half-cosine from ``high`` (frac 0) to ``low`` (frac 1):
+    ``low + (high - low) * ((1 + cos(pi * frac)) / 2) ** exponent``."""
     shape = (1.0 + np.cos(np.pi * frac)) / 2.0
     if exponent != 1.0:
         shape = np.power(shape, float(exponent))
-    return low + (high - low) * shape
+    result: FloatArray = low + (high - low) * shape
+    return result
