@@ -58,3 +58,19 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache
+
+# MXNet 1.9.1 imports only beside numpy<1.24 (Python 3.11), so its tests live in tests_mxnet/
+# and run in their own venv; lrlab goes in without its other dependencies.
+MXNET_VENV ?= .venv-mxnet
+MXNET_STAMP := $(MXNET_VENV)/.lrlab-installed
+
+$(MXNET_STAMP): pyproject.toml
+	test -x $(MXNET_VENV)/bin/python || $(PYTHON) -m venv $(MXNET_VENV)
+	$(MXNET_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MXNET_VENV)/bin/python -m pip install --quiet "numpy<1.24" mxnet==1.9.1 pytest
+	$(MXNET_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	touch $(MXNET_STAMP)
+
+.PHONY: test-mxnet
+test-mxnet: $(MXNET_STAMP)
+	$(MXNET_VENV)/bin/python -m pytest -q tests_mxnet

@@ -2,6 +2,10 @@
 
 Each preset is a TOML file beside this module: a ``description`` and a list
 of ``[[runs]]`` tables with at least ``label`` and ``schedule`` (a text spec).
+A training preset (``chapter``) also sets the training options at top level,
+read and checked by `Preset.training`: ``per`` ("epoch" or "step"),
+``epochs``, ``batch_size``, ``model`` ("lenet" or "tf") and ``init``
+("torch" or "xavier").
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from lrlab.errors import ScheduleError, closest_names
 from lrlab.schedules.base import Schedule
 from lrlab.spec import parse
 
-__all__ = ["Preset", "PresetRun", "load_preset", "preset_names"]
+__all__ = ["Preset", "PresetRun", "TrainingOptions", "load_preset", "preset_names"]
 
 
 @dataclass(frozen=True)
@@ -27,11 +31,40 @@ class PresetRun:
 
 
 @dataclass(frozen=True)
+class TrainingOptions:
+    """A preset's training options (no torch needed to read them)."""
+
+    per: str = "epoch"
+    epochs: int = 30
+    batch_size: int = 256
+    model: str = "lenet"
+    init: str = "torch"
+
+
+_CHOICES = {"per": ("epoch", "step"), "model": ("lenet", "tf"), "init": ("torch", "xavier")}
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     description: str
     runs: tuple[PresetRun, ...]
     options: dict[str, Any]
+
+    @property
+    def training(self) -> TrainingOptions:
+        """The training options, checked; defaults where the preset sets none."""
+        values: dict[str, Any] = {}
+        for key, default in TrainingOptions().__dict__.items():
+            value = self.options.get(key, default)
+            if isinstance(default, int):
+                if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                    raise ScheduleError(f"preset {self.name!r}: {key} must be an integer > 0; got {key}={value!r}")
+            elif value not in _CHOICES[key]:
+                allowed = " or ".join(repr(c) for c in _CHOICES[key])
+                raise ScheduleError(f"preset {self.name!r}: {key} must be {allowed}; got {key}={value!r}")
+            values[key] = value
+        return TrainingOptions(**values)
 
 
 def preset_names() -> list[str]:

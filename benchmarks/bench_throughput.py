@@ -1,0 +1,153 @@
+"""Benchmark 1, training throughput: the book's loop against lrlab's trainer, in model-images per second.
+
+Variants, each run in a fresh process per round, rounds interleaved (rotated order):
+  (a) book    the d2l chapter's loop (per-image Dataset, DataLoader(256, shuffle, 4 workers), float() metrics)
+  (b) one     lrlab's trainer, one run
+  (c) fused6  lrlab's trainer, K=6 runs together (fused path)
+  (d) seq6    six lrlab runs one after another (plain path)
+images/s = model-images trained / (train + per-epoch test-eval time); for K runs each model-image counts.
+(a) and (b) time one full epoch (60k train + 10k test); (c) and (d) one epoch of a 1/3 subset (20k + 3,333),
+the same for both. Fraction of peak = (2.264 MFLOP x trained + 0.833 MFLOP x evaluated) / s / GEMM peak,
+where the GEMM peak is fp32 torch.mm with 2 threads, best of a few sizes, measured here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+import variant  # noqa: E402
+
+NAME = "throughput"
+
+
+def variants(k: int, smoke: bool) -> dict[str, dict[str, Any]]:
+    """The variant keys, their labels and their `variant.run_variant` options."""
+    small = {"n_train": 20_000, "n_test": 3_333} if not smoke else {}
+    return {
+        "book": {"label": "(a) book loop (per-image Dataset, 4 workers)", "args": {"name": "book"}},
+        "one": {"label": "(b) lrlab trainer, 1 run", "args": {"name": "lrlab", "runs": 1, "mode": "auto"}},
+        "fused": {"label": f"(c) lrlab trainer, K={k} fused", "args": {"name": "lrlab", "runs": k, "mode": "fused",
+                                                                       **small}},
+        "seq": {"label": f"(d) {k} lrlab runs one after another (plain)",
+                "args": {"name": "lrlab", "runs": k, "mode": "sequential", **small}},
+    }  # fmt: skip
+
+
+def child_args(opts: dict[str, Any], smoke: bool) -> list[str]:
+    """Command-line arguments of `variant.py` for `opts`."""
+    args = [opts["name"]]
+    for key in ("runs", "mode", "n_train", "n_test"):
+        if key in opts:
+            args += [f"--{key.replace('_', '-')}", str(opts[key])]
+    if smoke:
+        args.append("--smoke")
+    return args
+
+
+def measure(opts: dict[str, Any], smoke: bool, inproc: bool) -> dict[str, Any]:
+    """One timed run of a variant: in this process (smoke) or in a fresh one."""
+    if inproc:
+        kw = {k: v for k, v in opts.items() if k != "name"}
+        return variant.run_variant(opts["name"], smoke=smoke, **kw)
+    return common.run_child(child_args(opts, smoke))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the rounds, print the table and the ratio lines, save ``out/bench/throughput.json``."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--k", type=int, default=6, help="runs trained together in (c) and (d)")
+    p.add_argument("--smoke", action="store_true", help="synthetic data, in-process, 1 round (for the tests)")
+    p.add_argument("--out-dir", type=Path, default=None)
+    a = p.parse_args(argv)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    rounds = 1 if a.smoke else a.rounds
+    specs = variants(a.k, a.smoke)
+    gemm_sizes = (256, 512) if a.smoke else (512, 1024, 2048)
+
+    gemm = [common.gemm_peak(gemm_sizes, reps=3 if a.smoke else 5)]
+    results: dict[str, list[dict[str, Any]]] = {key: [] for key in specs}
+    for r in range(rounds):
+        for key in common.rotated(list(specs), r):
+            res = measure(specs[key]["args"], a.smoke, inproc=a.smoke)
+            results[key].append(res)
+            status = f"{res['images_per_s']:,.0f} img/s" if res.get("ok") else "not available"
+            print(f"  round {r + 1}/{rounds}  {key:<6} {status}", flush=True)
+    gemm.append(common.gemm_peak(gemm_sizes, reps=3 if a.smoke else 5))
+    peak = max(g["gflops"] for g in gemm)
+
+    print(f"\nbenchmark 1: training throughput  ({rounds} interleaved rounds; GEMM peak {peak:.0f} GFLOP/s fp32 "
+          f"torch.mm, 2 threads, best size {max(gemm, key=lambda g: g['gflops'])['best_size']})")  # fmt: skip
+    head = f"{'variant':<48} {'model-images/s median (min-max)':>34} {'% GEMM peak':>12} {'test acc':>9} {'RSS MB':>8}"
+    print(head)
+    rows: dict[str, Any] = {}
+    for key, spec in specs.items():
+        good = [x for x in results[key] if x.get("ok")]
+        if not good:
+            err = results[key][0].get("error", "failed") if results[key] else "not run"
+            print(f"{spec['label']:<48} {'not available yet':>34}   ({err.splitlines()[-1][:90]})")
+            rows[key] = {"label": spec["label"], "available": False, "error": err}
+            continue
+        ips = common.Summary.of([x["images_per_s"] for x in good])
+        frac = common.Summary.of([100 * x["gflops"] / peak for x in good])
+        rss = max(x.get("rss", {}).get("total_mb", 0.0) for x in good)
+        acc = good[-1].get("test_acc", float("nan"))
+        print(f"{spec['label']:<48} {ips.fmt():>34} {frac.median:11.1f}% {acc:9.3f} {rss:8.0f}")
+        rows[key] = {"label": spec["label"], "available": True, "images_per_s": ips.as_dict(),
+                     "percent_of_peak": frac.as_dict(), "test_acc": acc, "rss_total_mb": rss,
+                     "runs": good}  # fmt: skip
+
+    print()
+    ratios: dict[str, Any] = {}
+
+    def per_round(num: str, den: str) -> list[float] | None:
+        pairs = zip(results[num], results[den], strict=True)
+        vals = [x["images_per_s"] / y["images_per_s"] for x, y in pairs if x.get("ok") and y.get("ok")]
+        return vals or None
+
+    def report(key: str, label: str, vals: list[float] | None, target: float | None, unit: str = "x") -> None:
+        if vals is None:
+            print(f"ratio  {label:<52} not available yet")
+            ratios[key] = {"label": label, "available": False, "target": target, "unit": unit}
+            return
+        if unit == "%":
+            s = common.Summary.of(vals)
+            line = f"ratio  {label:<52} {s.median:8.1f}% ({s.lo:.1f}-{s.hi:.1f}%, n={s.n})"
+            if target is not None:
+                line += f"  target >= {target:g}%  {common.verdict(s.median, target)}"
+            print(line)
+        else:
+            print(common.ratio_line(label, vals, target))
+            s = common.Summary.of(vals)
+        ratios[key] = {"label": label, "available": True, **s.as_dict(), "target": target, "unit": unit,
+                       "verdict": None if target is None else common.verdict(s.median, target)}  # fmt: skip
+
+    report("one_vs_book", "(b) one run / (a) book loop, images/s", per_round("one", "book"), 4.0)
+    one_ok = [x for x in results["one"] if x.get("ok")]
+    report("one_peak", "(b) one run, fraction of GEMM peak", [100 * x["gflops"] / peak for x in one_ok] or None,
+           40.0, unit="%")  # fmt: skip
+    report("fused_vs_seq", f"(c) K={a.k} fused / (d) {a.k} sequential, images/s", per_round("fused", "seq"), 1.0)
+    report("fused_vs_book", f"(c) K={a.k} fused / (a) book loop", per_round("fused", "book"), None)
+    report("seq_vs_book", f"(d) {a.k} sequential / (a) book loop", per_round("seq", "book"), None)
+    report("fused_vs_one", f"(c) K={a.k} fused / (b) one run", per_round("fused", "one"), None)
+
+    path = common.save_result(
+        NAME,
+        {"smoke": a.smoke, "rounds": rounds, "k": a.k, "gemm": gemm, "gemm_peak_gflops": peak,
+         "rows": rows, "ratios": ratios},  # fmt: skip
+        a.out_dir,
+    )
+    print(f"\nsaved {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,168 @@
+"""Write ``benchmarks/RESULTS.md`` from the result files in ``out/bench/`` (the latest run of each benchmark)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+
+SECTIONS = (
+    ("throughput", "1. Training throughput"),
+    ("chapter", "2. The chapter's whole job"),
+    ("scheduler", "3. Scheduler overhead"),
+    ("memory", "4. Peak memory"),
+)
+
+
+def _load(out_dir: Path, name: str) -> dict[str, Any] | None:
+    path = out_dir / f"{name}.json"
+    if not path.exists():
+        return None
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
+def _num(x: float, unit: str = "x") -> str:
+    if unit == "%":
+        return f"{x:.1f}%"
+    return f"{x:,.0f}x" if x >= 100 else f"{x:.2f}x"
+
+
+def ratio_table(ratios: dict[str, Any]) -> list[str]:
+    """Markdown rows: what, median, min-max, runs, target, verdict."""
+    lines = ["| ratio | median | min-max | n | target | verdict |", "|---|---|---|---|---|---|"]
+    for r in ratios.values():
+        unit = r.get("unit", "x")
+        target = r.get("target")
+        op = "<=" if r.get("higher") is False else ">="
+        tgt = "" if target is None else f"{op} {target:g}{'%' if unit == '%' else 'x'}"
+        if not r.get("available", True):
+            lines.append(f"| {r['label']} | not available yet | | | {tgt} | |")
+            continue
+        rng = f"{_num(r['min'], unit)}-{_num(r['max'], unit)}"
+        verdict = f"**{r['verdict']}**" if r.get("verdict") else ""
+        lines.append(f"| {r['label']} | {_num(r['median'], unit)} | {rng} | {r['n']} | {tgt} | {verdict} |")
+    return lines
+
+
+def _fmt_summary(s: dict[str, Any], spec: str = ",.0f") -> str:
+    return f"{s['median']:{spec}} ({s['min']:{spec}}-{s['max']:{spec}})"
+
+
+def throughput_body(doc: dict[str, Any]) -> list[str]:
+    """Table of variants, then the ratios."""
+    out = [f"GEMM peak (fp32 `torch.mm`, 2 threads, best size): **{doc['gemm_peak_gflops']:.0f} GFLOP/s**. "
+           f"{doc['rounds']} interleaved rounds, each variant in a fresh process per round. (a) and (b): one full "
+           "epoch (60k train + 10k test eval); (c) and (d): one epoch of a third of the data (20k + 3,333), the "
+           "same for both.", "",
+           "| variant | model-images/s median (min-max) | % of GEMM peak | test acc | peak RSS MB (self + child) |",
+           "|---|---|---|---|---|"]  # fmt: skip
+    for row in doc["rows"].values():
+        if not row.get("available"):
+            out.append(f"| {row['label']} | not available yet | | | |")
+            continue
+        out.append(f"| {row['label']} | {_fmt_summary(row['images_per_s'])} | "
+                   f"{row['percent_of_peak']['median']:.1f}% | {row['test_acc']:.3f} | {row['rss_total_mb']:.0f} |")  # fmt: skip
+    return [*out, "", *ratio_table(doc["ratios"])]
+
+
+def scheduler_body(doc: dict[str, Any]) -> list[str]:
+    """Per-step times, 10^6-step times, ratios."""
+    out = [f"{doc['rounds']} interleaved rounds; {doc['steps_timed']:,} `step()` calls per variant and round; the "
+           f"10^6-step torch loop timed for {doc['torch_steps_timed']:,} steps and scaled by "
+           f"{doc['vector_steps'] // doc['torch_steps_timed']}. Each pair is the same curve (max |Δlr| over the "
+           "horizon shown).", "",
+           "| curve | torch scheduler | max abs Δlr | lrlab µs/step | torch µs/step | lrlab 10^6 vectorised ms "
+           "| torch 10^6 loop s |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for k, row in doc["rows"].items():
+        out.append(f"| {k} | `{row['torch']}` | {row['max_abs_lr_gap']:.1e} | {_fmt_summary(row['lrlab_us'], '.2f')}"
+                   f" | {_fmt_summary(row['torch_us'], '.2f')} | {_fmt_summary(row['vectorised_ms'], '.1f')} | "
+                   f"{_fmt_summary(row['torch_loop_s'], '.2f')} |")  # fmt: skip
+    return [*out, "", *ratio_table(doc["ratios"])]
+
+
+def memory_body(doc: dict[str, Any]) -> list[str]:
+    """Per-variant RSS table."""
+    out = [f"Each variant in its own process: the whole data set loaded, {doc['batches']} training batches, then "
+           "the whole test set. *self* and *child* are `getrusage` `ru_maxrss` (child: the largest single child, "
+           "i.e. one DataLoader worker); *tree PSS* is the sampled peak of the proportional set size summed over "
+           "the process and all its workers.", "",
+           "| variant | self MB | largest child MB | self + child MB | tree PSS MB |", "|---|---|---|---|---|"]  # fmt: skip
+    for row in doc["rows"].values():
+        if not row.get("ok"):
+            out.append(f"| {row['label']} | not available yet | | | |")
+            continue
+        m = row["rss"]
+        out.append(f"| {row['label']} | {m['self_mb']:.0f} | {m['children_mb']:.0f} | {m['total_mb']:.0f} | "
+                   f"{m.get('tree_pss_peak_mb', 0):.0f} |")  # fmt: skip
+    return [*out, "", *ratio_table(doc["ratios"])]
+
+
+def chapter_body(doc: dict[str, Any]) -> list[str]:
+    """Measured and projected job times, ratios."""
+    lines: list[str] = [str(x) for x in doc.get("notes", [])]
+    table = doc.get("table", [])
+    if table:
+        lines += ["", "| what | value |", "|---|---|", *[f"| {k} | {v} |" for k, v in table]]
+    return [*lines, "", *ratio_table(doc["ratios"])]
+
+
+BODIES = {"throughput": throughput_body, "scheduler": scheduler_body, "memory": memory_body, "chapter": chapter_body}
+
+
+def render(out_dir: Path | None = None) -> str:
+    """The whole RESULTS.md text."""
+    folder = out_dir or common.OUT_DIR
+    docs = {name: _load(folder, name) for name, _ in SECTIONS}
+    any_doc = next((d for d in docs.values() if d), None)
+    m = (any_doc or {}).get("machine") or common.machine_info()
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `make bench` (`benchmarks/run_all.py`) from the result files in `out/bench/`; do not edit by "
+        "hand. Every figure is a ratio measured side by side in the same run (absolute times drift on shared "
+        "machines): the median of the per-round ratios, with the min-max over the rounds.",
+        "",
+        f"- machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gb', '?')} GB RAM, "
+        f"OMP_NUM_THREADS={m.get('OMP_NUM_THREADS')}, torch threads {m.get('torch_threads')}",
+        f"- versions: Python {m.get('python')}, torch {m.get('torch')}, NumPy {m.get('numpy')}, "
+        f"lrlab {m.get('lrlab')} (git {m.get('git')})",
+        f"- platform: {m.get('platform')}",
+        "",
+    ]
+    for name, title in SECTIONS:
+        doc = docs[name]
+        lines += [f"## {title}", ""]
+        if doc is None:
+            lines += ["Not run yet.", ""]
+            continue
+        smoke = " (SMOKE RUN: tiny synthetic sizes, figures meaningless)" if doc.get("smoke") else ""
+        lines += [f"`{doc['command']}`, {doc['date']}{smoke}", "", *BODIES[name](doc), ""]
+    cuda = any(bool((d or {}).get("machine", {}).get("cuda")) for d in docs.values())
+    lines += [
+        "## GPU",
+        "",
+        "A GPU was visible to torch in this run, but these scripts measure the CPU paths only."
+        if cuda
+        else "No GPU was available in this session: every figure above is CPU-only. The fused-vs-plain verdict "
+        "in particular may reverse on a GPU, where per-kernel launch overhead dominates these small ops.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    """Write RESULTS.md next to this file."""
+    path = common.BENCH_DIR / "RESULTS.md"
+    path.write_text(render())
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""``make bench``: run every benchmark, each in its own process, then rewrite ``benchmarks/RESULTS.md``.
+
+Budget on the 2-core CPU machine (well under 15 minutes): scheduler ~0.5 min, throughput ~4-5 min
+(3 rounds), memory ~1 min, chapter job ~3-4 min (shortened and projected; ``--full`` runs all 30 epochs,
+which takes far longer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import common  # noqa: E402
+import report  # noqa: E402
+
+SCRIPTS = ("bench_scheduler", "bench_throughput", "bench_memory", "bench_chapter")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the scripts in order; return non-zero if any failed."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--full", action="store_true", help="the chapter job: all 30 epochs instead of a projection")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes; results go to a temporary folder")
+    p.add_argument("--only", nargs="*", choices=SCRIPTS, default=None, help="run only these scripts")
+    a = p.parse_args(argv)
+    out_dir = Path(tempfile.mkdtemp(prefix="lrlab-bench-")) if a.smoke else common.OUT_DIR
+    failed: list[str] = []
+    t_all = time.perf_counter()
+    for name in a.only or SCRIPTS:
+        args = [sys.executable, str(common.BENCH_DIR / f"{name}.py"), "--out-dir", str(out_dir)]
+        if a.smoke:
+            args.append("--smoke")
+        if a.full and name == "bench_chapter":
+            args.append("--full")
+        print(f"\n=== {name} ===", flush=True)
+        t0 = time.perf_counter()
+        rc = subprocess.run(args, check=False).returncode
+        print(f"=== {name}: exit {rc}, {time.perf_counter() - t0:.0f} s ===", flush=True)
+        if rc != 0:
+            failed.append(name)
+    print(f"\nall benchmarks: {time.perf_counter() - t_all:.0f} s")
+    if a.smoke:
+        print(report.render(out_dir))
+    else:
+        path = common.BENCH_DIR / "RESULTS.md"
+        path.write_text(report.render(out_dir))
+        print(f"wrote {path}")
+    if failed:
+        print(f"failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

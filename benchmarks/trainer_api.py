@@ -1,0 +1,119 @@
+"""The one place the benchmarks call lrlab's trainer (``lrlab.train``, ``lrlab.data``).
+
+API used: ``lrlab.data.Dataset(train_images, train_labels, test_images, test_labels, source)``,
+``lrlab.train.to_tensors(dataset)`` -> ``TensorData``, ``lrlab.train.Run(schedule, seed, label)``,
+``lrlab.train.TrainConfig(epochs=...)`` and ``lrlab.train.Trainer(runs, config, data, fused=...).run()``
+returning outcomes whose ``history`` holds one record per epoch with ``images`` and ``test_acc``.
+If any of it is missing, `Unavailable` is raised and the benchmarks print "not available yet".
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from typing import Any
+
+import common
+
+#: K=6 runs that never diverge at batch 256 (peak rates <= 0.3, as the chapter's stable runs), so every
+#: run trains every batch and the fused and the sequential variants do the same work.
+SCHEDULES = (
+    "constant(0.3)",
+    "square_root(0.1)",
+    "multi_factor(0.3, milestones=[15, 30], factor=0.5)",
+    "poly(0.3, steps=30, power=2.0, final_lr=0.01)",
+    "cosine(0.3, steps=20, final_lr=0.01)",
+    "warmup(cosine(0.3, steps=15, final_lr=0.01), steps=5)",
+)
+MODES = {"fused": True, "plain": False, "auto": "auto"}
+
+
+class Unavailable(RuntimeError):
+    """lrlab's trainer (or the piece of it a benchmark needs) is not there yet."""
+
+
+def _module(name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise Unavailable(f"{name} is not available yet ({exc})") from None
+
+
+def _api() -> tuple[Any, Any]:
+    train, data = _module("lrlab.train"), _module("lrlab.data")
+    missing = [n for n in ("Trainer", "TrainConfig", "Run", "to_tensors", "TensorData") if not hasattr(train, n)]
+    if missing or not hasattr(data, "Dataset"):
+        raise Unavailable(f"lrlab.train lacks {', '.join(missing) or 'lrlab.data.Dataset'}")
+    return train, data
+
+
+def load_arrays() -> common.Arrays | None:
+    """Fashion-MNIST through ``lrlab.data`` (no download), or None when that module is missing."""
+    try:
+        data = importlib.import_module("lrlab.data")
+        ds = data.load_fashion_mnist(download=False)
+    except Exception:
+        return None
+    return ds.train_images, ds.train_labels, ds.test_images, ds.test_labels
+
+
+def tensors(arrays: common.Arrays, n_train: int | None, n_test: int | None) -> Any:
+    """The whole data set as the trainer's tensors, then views of the first `n_train` / `n_test` examples.
+
+    Views keep the whole data set resident, so peak memory is that of a full-size job.
+    """
+    train, data = _api()
+    x, y, xt, yt = arrays
+    full = train.to_tensors(data.Dataset(x, y, xt, yt, common.ROOT / "bench"))
+    return train.TensorData(full.train_x[:n_train], full.train_y[:n_train], full.test_x[:n_test],
+                            full.test_y[:n_test], full.source)  # fmt: skip
+
+
+def _job(data: Any, runs: int, epochs: int, mode: str) -> list[Any]:
+    """Train the job; ``mode="sequential"``: `runs` one-run jobs one after another (plain path)."""
+    train, _ = _api()
+    config = train.TrainConfig(epochs=epochs)
+    specs = [train.Run(s, seed=0, label=s) for s in (SCHEDULES * (runs // len(SCHEDULES) + 1))[:runs]]
+    if mode == "sequential":
+        return [o for r in specs for o in train.Trainer([r], config, data, fused=False).run()]
+    return list(train.Trainer(specs, config, data, fused=MODES[mode]).run())
+
+
+def timed_runs(
+    arrays: common.Arrays,
+    *,
+    runs: int,
+    epochs: int,
+    mode: str,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    max_batches: int | None = None,
+    smoke: bool = False,
+) -> dict[str, Any]:
+    """Train `runs` runs for `epochs` epochs with lrlab's trainer, after an untimed warm-up of the same job shape."""
+    if max_batches is not None:
+        n_train = min(n_train or len(arrays[1]), max_batches * common.BATCH_SIZE)
+    full = tensors(arrays, None, None)
+    train, _ = _api()
+    warm = train.TensorData(full.train_x[: 5 * common.BATCH_SIZE], full.train_y[: 5 * common.BATCH_SIZE],
+                            full.test_x[:1000], full.test_y[:1000], full.source)  # fmt: skip
+    _job(warm, runs, 1, mode)
+    data = train.TensorData(full.train_x[:n_train], full.train_y[:n_train], full.test_x[:n_test],
+                            full.test_y[:n_test], full.source)  # fmt: skip
+    t0 = time.perf_counter()
+    outcomes = _job(data, runs, epochs, mode)
+    seconds = time.perf_counter() - t0
+    records = [r for o in outcomes for r in o.history]
+    n_eval = len(data.test_y)
+    evaluated = sum(n_eval for r in records if r.get("test_acc") is not None)
+    accs = [r["test_acc"] for r in records if r.get("epoch") == epochs and r.get("test_acc") is not None]
+    return {
+        "model_images": sum(int(r["images"]) for r in records),
+        "eval_images": evaluated,
+        "seconds": seconds,
+        "runs": runs,
+        "mode": mode,
+        "diverged": sum(o.diverged_epoch is not None for o in outcomes),
+        "test_acc": accs[0] if accs else float("nan"),
+        "test_acc_all": accs,
+    }
