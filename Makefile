@@ -7,7 +7,7 @@ STAMP := $(VENV)/.lrlab-installed
 FMNIST := /usr/share/datasets/fashion-mnist
 # torch first, pinned: this CPU build is on the machine's disk; a looser spec pulls a CUDA build.
 TORCH_PIN ?= torch==2.13.0
-EXTRAS ?= dev,torch,keras,jax
+EXTRAS ?= dev,torch,keras,jax,ray
 export KERAS_BACKEND ?= torch
 # Keep the numerical libraries at the machine's two cores.
 export OMP_NUM_THREADS ?= 2
@@ -39,9 +39,13 @@ data:
 		 || echo "warning: could not install dataset-fashion-mnist; lrlab will download the data instead"; \
 	fi
 
+# The chapter's five schedules trained on Fashion-MNIST (about 25 min on 2 cores; docs/experiments.md).
+# --resume continues an interrupted demo, and only redraws the report of a finished one.
 demo: setup
 	$(BIN)/lrlab plot --preset chapter-schedules --grid --out out/demo/chapter-schedules.png
 	@echo "the chapter's schedules: out/demo/chapter-schedules.png"
+	$(BIN)/lrlab compare --preset chapter --out out/chapter --resume
+	@echo "the chapter's experiments: out/chapter/report.html (and report.md)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -54,7 +58,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -x -m "not slow"
 
 bench: $(STAMP)
-	@echo "benchmarks arrive with the performance issue; nothing to run yet"
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) out .mypy_cache .ruff_cache

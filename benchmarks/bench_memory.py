@@ -21,9 +21,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_throughput  # noqa: E402
-import common  # noqa: E402
-import variant  # noqa: E402
+import bench_throughput
+import common
+import variant
 
 NAME = "memory"
 
@@ -33,13 +33,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--batches", type=int, default=60, help="training batches per variant (then a full test eval)")
     p.add_argument("--k", type=int, default=6)
-    p.add_argument("--smoke", action="store_true",
-                   help="synthetic data, 2 batches, in this process: checks the plumbing, not the memory (tests)")
+    p.add_argument(
+        "--smoke",
+        action="store_true",
+        help="synthetic data, 2 batches, in this process: checks the plumbing, not the memory (tests)",
+    )
     p.add_argument("--out-dir", type=Path, default=None)
     a = p.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
+    if not a.smoke and (warn := common.busy_warning()) is not None:
+        print(warn, flush=True)
     batches = 2 if a.smoke else a.batches
-    specs = bench_throughput.variants(a.k, smoke=True)  # full data set: no subset here
+    specs = bench_throughput.variants(2 if a.smoke else a.k, subset=False)  # the whole data set
     rows: dict[str, Any] = {}
     for key, spec in specs.items():
         opts = dict(spec["args"])
@@ -55,20 +60,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     where = "smoke: all in this process, figures not meaningful" if a.smoke else "each variant in its own process"
     print(f"\nbenchmark 4: peak memory, {where} ({batches} training batches, then the test set; MB)")
     print(f"{'variant':<48} {'self':>7} {'child':>7} {'self+child':>11} {'tree PSS':>9}")
-    for key, row in rows.items():
+    for row in rows.values():
         if not row.get("ok"):
             err = str(row.get("error", "failed")).splitlines()[-1][:90]
             print(f"{row['label']:<48} {'not available yet':>36}   ({err})")
             continue
         m = row["rss"]
-        print(f"{row['label']:<48} {m['self_mb']:7.0f} {m['children_mb']:7.0f} {m['total_mb']:11.0f} "
-              f"{m.get('tree_pss_peak_mb', 0):9.0f}")  # fmt: skip
+        print(
+            f"{row['label']:<48} {m['self_mb']:7.0f} {m['children_mb']:7.0f} {m['total_mb']:11.0f} "
+            f"{m.get('tree_pss_peak_mb', 0):9.0f}"
+        )
 
     print()
     ratios: dict[str, Any] = {}
     book = rows["book"]
-    for key in ("one", "fused", "seq"):
-        label = f"{key} / book, peak RSS self+child"
+    for key in ("one", "fused", "seq", "plain"):
+        label = f"{rows[key]['label'].split(' ', 1)[0]} / (a), peak RSS self + child"
         row = rows[key]
         if not (row.get("ok") and book.get("ok")):
             print(f"ratio  {label:<52} not available yet")
@@ -78,8 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(common.ratio_line(label, [r]))
         ratios[key] = {"label": label, "available": True, "median": r, "min": r, "max": r, "n": 1}
 
-    path = common.save_result(NAME, {"smoke": a.smoke, "batches": batches, "rows": rows, "ratios": ratios},
-                              a.out_dir)  # fmt: skip
+    path = common.save_result(NAME, {"smoke": a.smoke, "batches": batches, "rows": rows, "ratios": ratios}, a.out_dir)
     print(f"\nsaved {path}")
     return 0
 

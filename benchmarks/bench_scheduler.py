@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
 NAME = "scheduler"
 PAIRS = ("multistep", "cosine", "warmup+cosine")
@@ -150,12 +150,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out-dir", type=Path, default=None)
     a = p.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
+    if not a.smoke and (warn := common.busy_warning()) is not None:
+        print(warn, flush=True)
     n_vec, n_torch = (10**6, 10**5) if not a.smoke else (10**4, 10**3)
     rounds, n_steps = (3, 300) if a.smoke else (a.rounds, a.steps)
 
     gaps = {k: max_curve_gap(k) for k in PAIRS}
-    step_jobs = {f"{impl}:{k}": (lambda k=k, impl=impl: time_steps(k, impl, n_steps)) for k in PAIRS
-                 for impl in ("lrlab", "torch")}  # fmt: skip
+    step_jobs = {
+        f"{impl}:{k}": (lambda k=k, impl=impl: time_steps(k, impl, n_steps))
+        for k in PAIRS
+        for impl in ("lrlab", "torch")
+    }
     for fn in step_jobs.values():  # warm
         fn()
     step_t = interleave(step_jobs, rounds)
@@ -172,11 +177,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         lr_s = common.Summary.of([t * 1e6 for t in step_t[f"lrlab:{k}"]])
         th_s = common.Summary.of([t * 1e6 for t in step_t[f"torch:{k}"]])
         print(f"{k:<15} {TORCH_NAMES[k]:<42} {gaps[k]:9.1e} {lr_s.fmt('.2f'):>22} {th_s.fmt('.2f'):>22}")
-        rows[k] = {"torch": TORCH_NAMES[k], "max_abs_lr_gap": gaps[k], "lrlab_us": lr_s.as_dict(),
-                   "torch_us": th_s.as_dict()}  # fmt: skip
+        rows[k] = {
+            "torch": TORCH_NAMES[k],
+            "max_abs_lr_gap": gaps[k],
+            "lrlab_us": lr_s.as_dict(),
+            "torch_us": th_s.as_dict(),
+        }
     scale = n_vec // n_torch
-    print(f"\n10^{int(np.log10(n_vec))}-step curve: vectorised lrlab vs stepping torch "
-          f"({n_torch:,} torch steps timed, x{scale})")  # fmt: skip
+    print(
+        f"\n10^{int(np.log10(n_vec))}-step curve: vectorised lrlab vs stepping torch "
+        f"({n_torch:,} torch steps timed, x{scale})"
+    )
     for k in PAIRS:
         v = common.Summary.of([t * 1e3 for t in vec_t[f"vec:{k}"]])
         lp = common.Summary.of(vec_t[f"loop:{k}"])
@@ -189,8 +200,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     def report(key: str, label: str, values: list[float], target: float | None) -> None:
         print(common.ratio_line(label, values, target))
         s = common.Summary.of(values)
-        ratios[key] = {"label": label, **s.as_dict(), "target": target,
-                       "verdict": None if target is None else common.verdict(s.median, target)}  # fmt: skip
+        ratios[key] = {
+            "label": label,
+            **s.as_dict(),
+            "target": target,
+            "verdict": None if target is None else common.verdict(s.median, target),
+        }
 
     ms = step_t["torch:multistep"]
     for k in PAIRS[1:]:  # multistep's own pair is the first target line below
@@ -205,8 +220,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     path = common.save_result(
         NAME,
-        {"smoke": a.smoke, "rounds": rounds, "steps_timed": n_steps, "vector_steps": n_vec,
-         "torch_steps_timed": n_torch, "rows": rows, "ratios": ratios},  # fmt: skip
+        {
+            "smoke": a.smoke,
+            "rounds": rounds,
+            "steps_timed": n_steps,
+            "vector_steps": n_vec,
+            "torch_steps_timed": n_torch,
+            "rows": rows,
+            "ratios": ratios,
+        },
         a.out_dir,
     )
     print(f"\nsaved {path}")

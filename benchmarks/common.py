@@ -7,6 +7,7 @@ absolute times drift on shared machines, ratios measured side by side hold.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -35,6 +36,39 @@ TRAIN_FLOP_PER_IMAGE = 2.264e6
 EVAL_FLOP_PER_IMAGE = 0.833e6
 
 BATCH_SIZE = 256
+
+
+def _cpu_times() -> tuple[int, int]:
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields), idle
+
+
+def busy_cores(seconds: float = 1.0) -> float | None:
+    """Cores kept busy by other processes: CPU time used machine-wide over `seconds` while this one sleeps."""
+    try:
+        total0, idle0 = _cpu_times()
+        time.sleep(seconds)
+        total1, idle1 = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return None
+    dt = total1 - total0
+    return (1 - (idle1 - idle0) / dt) * (os.cpu_count() or 1) if dt > 0 else None
+
+
+_busy_at_start: list[float | None] = []
+
+
+def busy_warning() -> str | None:
+    """Measure `busy_cores` now (the start of a benchmark); a warning when others use half a core or more."""
+    busy = busy_cores()
+    _busy_at_start.append(busy)
+    if busy is not None and busy >= 0.5:
+        return (
+            f"WARNING: other processes kept {busy:.1f} of {os.cpu_count()} cores busy at the start: every "
+            "timing is slowed and noisy, 2-thread OpenMP code the most; rerun on a quiet machine"
+        )
+    return None
 
 
 # -- statistics and printing ----------------------------------------------------------------
@@ -112,6 +146,8 @@ def machine_info() -> dict[str, Any]:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "loadavg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        "busy_cores_at_start": None if not _busy_at_start or _busy_at_start[0] is None else round(_busy_at_start[0], 2),
     }
     try:
         pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -152,10 +188,8 @@ def max_rss_mb() -> dict[str, float]:
 def _children(pid: int) -> list[int]:
     kids: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             kids += [int(x) for x in (task / "children").read_text().split()]
-        except (OSError, ValueError):
-            pass
     return kids
 
 
@@ -249,7 +283,23 @@ def fashion_mnist_arrays() -> Arrays:
     raise FileNotFoundError(f"Fashion-MNIST IDX files not found in {[str(f) for f in FMNIST_DIRS]}")
 
 
-def synthetic_arrays(n_train: int = 1024, n_test: int = 256, seed: int = 0) -> Arrays:
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as a gzip IDX file (the inverse of `read_idx`)."""
+    header = struct.pack(">HBB", 0, 0x08, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def write_fashion_mnist(folder: Path, arrays: Arrays) -> Path:
+    """Write `arrays` as the four Fashion-MNIST IDX files in `folder` (for smoke runs of the CLI)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    for name, arr in zip(names, arrays, strict=True):
+        write_idx(folder / f"{name}.gz", arr)
+    return folder
+
+
+def synthetic_arrays(n_train: int = 512, n_test: int = 128, seed: int = 0) -> Arrays:
     """Random uint8 images and labels with Fashion-MNIST's shapes (for --smoke)."""
     rng = np.random.default_rng(seed)
     return (
@@ -272,15 +322,19 @@ def lenet() -> Any:
     from torch import nn
 
     return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5, padding=2), nn.ReLU(),
+        nn.Conv2d(1, 6, kernel_size=5, padding=2),
+        nn.ReLU(),
         nn.MaxPool2d(kernel_size=2, stride=2),
-        nn.Conv2d(6, 16, kernel_size=5), nn.ReLU(),
+        nn.Conv2d(6, 16, kernel_size=5),
+        nn.ReLU(),
         nn.MaxPool2d(kernel_size=2, stride=2),
         nn.Flatten(),
-        nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
-        nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(16 * 5 * 5, 120),
+        nn.ReLU(),
+        nn.Linear(120, 84),
+        nn.ReLU(),
         nn.Linear(84, 10),
-    )  # fmt: skip
+    )
 
 
 def _to_tensor(pic: Any) -> Any:

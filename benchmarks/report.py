@@ -9,7 +9,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
+import common
 
 SECTIONS = (
     ("throughput", "1. Training throughput"),
@@ -30,7 +30,13 @@ def _load(out_dir: Path, name: str) -> dict[str, Any] | None:
 def _num(x: float, unit: str = "x") -> str:
     if unit == "%":
         return f"{x:.1f}%"
+    if unit == "min":
+        return f"{x:.2f} min"
     return f"{x:,.0f}x" if x >= 100 else f"{x:.2f}x"
+
+
+def _suffix(unit: str) -> str:
+    return {"%": "%", "min": " min"}.get(unit, "x")
 
 
 def ratio_table(ratios: dict[str, Any]) -> list[str]:
@@ -40,7 +46,7 @@ def ratio_table(ratios: dict[str, Any]) -> list[str]:
         unit = r.get("unit", "x")
         target = r.get("target")
         op = "<=" if r.get("higher") is False else ">="
-        tgt = "" if target is None else f"{op} {target:g}{'%' if unit == '%' else 'x'}"
+        tgt = "" if target is None else f"{op} {target:g}{_suffix(unit)}"
         if not r.get("available", True):
             lines.append(f"| {r['label']} | not available yet | | | {tgt} | |")
             continue
@@ -56,50 +62,67 @@ def _fmt_summary(s: dict[str, Any], spec: str = ",.0f") -> str:
 
 def throughput_body(doc: dict[str, Any]) -> list[str]:
     """Table of variants, then the ratios."""
-    out = [f"GEMM peak (fp32 `torch.mm`, 2 threads, best size): **{doc['gemm_peak_gflops']:.0f} GFLOP/s**. "
-           f"{doc['rounds']} interleaved rounds, each variant in a fresh process per round. (a) and (b): one full "
-           "epoch (60k train + 10k test eval); (c) and (d): one epoch of a third of the data (20k + 3,333), the "
-           "same for both.", "",
-           "| variant | model-images/s median (min-max) | % of GEMM peak | test acc | peak RSS MB (self + child) |",
-           "|---|---|---|---|---|"]  # fmt: skip
+    out = [
+        f"GEMM peak (fp32 `torch.mm`, 2 threads, best size and best round): **{doc['gemm_peak_gflops']:.0f} GFLOP/s**. "
+        f"{doc['rounds']} interleaved rounds, each variant in a fresh process per round. (a) and (b): one full "
+        "epoch (60k train + 10k test eval); (c), (d), (e): one epoch of a third of the data (20k + 3,333), the "
+        "same for all three.",
+        "",
+        "| variant | model-images/s median (min-max) | % of GEMM peak | test acc | peak RSS MB (self + child) |",
+        "|---|---|---|---|---|",
+    ]
     for row in doc["rows"].values():
         if not row.get("available"):
             out.append(f"| {row['label']} | not available yet | | | |")
             continue
-        out.append(f"| {row['label']} | {_fmt_summary(row['images_per_s'])} | "
-                   f"{row['percent_of_peak']['median']:.1f}% | {row['test_acc']:.3f} | {row['rss_total_mb']:.0f} |")  # fmt: skip
+        out.append(
+            f"| {row['label']} | {_fmt_summary(row['images_per_s'])} | "
+            f"{row['percent_of_peak']['median']:.1f}% | {row['test_acc']:.3f} | {row['rss_total_mb']:.0f} |"
+        )
     return [*out, "", *ratio_table(doc["ratios"])]
 
 
 def scheduler_body(doc: dict[str, Any]) -> list[str]:
     """Per-step times, 10^6-step times, ratios."""
-    out = [f"{doc['rounds']} interleaved rounds; {doc['steps_timed']:,} `step()` calls per variant and round; the "
-           f"10^6-step torch loop timed for {doc['torch_steps_timed']:,} steps and scaled by "
-           f"{doc['vector_steps'] // doc['torch_steps_timed']}. Each pair is the same curve (max |Δlr| over the "
-           "horizon shown).", "",
-           "| curve | torch scheduler | max abs Δlr | lrlab µs/step | torch µs/step | lrlab 10^6 vectorised ms "
-           "| torch 10^6 loop s |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    out = [
+        f"{doc['rounds']} interleaved rounds; {doc['steps_timed']:,} `step()` calls per variant and round; the "
+        f"10^6-step torch loop timed for {doc['torch_steps_timed']:,} steps and scaled by "
+        f"{doc['vector_steps'] // doc['torch_steps_timed']}. Each pair is the same curve (max |Δlr| over the "
+        "horizon shown).",
+        "",
+        "| curve | torch scheduler | max abs Δlr | lrlab µs/step | torch µs/step | lrlab 10^6 vectorised ms "
+        "| torch 10^6 loop s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for k, row in doc["rows"].items():
-        out.append(f"| {k} | `{row['torch']}` | {row['max_abs_lr_gap']:.1e} | {_fmt_summary(row['lrlab_us'], '.2f')}"
-                   f" | {_fmt_summary(row['torch_us'], '.2f')} | {_fmt_summary(row['vectorised_ms'], '.1f')} | "
-                   f"{_fmt_summary(row['torch_loop_s'], '.2f')} |")  # fmt: skip
+        out.append(
+            f"| {k} | `{row['torch']}` | {row['max_abs_lr_gap']:.1e} | {_fmt_summary(row['lrlab_us'], '.2f')}"
+            f" | {_fmt_summary(row['torch_us'], '.2f')} | {_fmt_summary(row['vectorised_ms'], '.1f')} | "
+            f"{_fmt_summary(row['torch_loop_s'], '.2f')} |"
+        )
     return [*out, "", *ratio_table(doc["ratios"])]
 
 
 def memory_body(doc: dict[str, Any]) -> list[str]:
     """Per-variant RSS table."""
-    out = [f"Each variant in its own process: the whole data set loaded, {doc['batches']} training batches, then "
-           "the whole test set. *self* and *child* are `getrusage` `ru_maxrss` (child: the largest single child, "
-           "i.e. one DataLoader worker); *tree PSS* is the sampled peak of the proportional set size summed over "
-           "the process and all its workers.", "",
-           "| variant | self MB | largest child MB | self + child MB | tree PSS MB |", "|---|---|---|---|---|"]  # fmt: skip
+    out = [
+        f"Each variant in its own process: the whole data set loaded, {doc['batches']} training batches, then "
+        "the whole test set. *self* and *child* are `getrusage` `ru_maxrss` (child: the largest single child, "
+        "i.e. one DataLoader worker); *tree PSS* is the sampled peak of the proportional set size summed over "
+        "the process and all its workers.",
+        "",
+        "| variant | self MB | largest child MB | self + child MB | tree PSS MB |",
+        "|---|---|---|---|---|",
+    ]
     for row in doc["rows"].values():
         if not row.get("ok"):
             out.append(f"| {row['label']} | not available yet | | | |")
             continue
         m = row["rss"]
-        out.append(f"| {row['label']} | {m['self_mb']:.0f} | {m['children_mb']:.0f} | {m['total_mb']:.0f} | "
-                   f"{m.get('tree_pss_peak_mb', 0):.0f} |")  # fmt: skip
+        out.append(
+            f"| {row['label']} | {m['self_mb']:.0f} | {m['children_mb']:.0f} | {m['total_mb']:.0f} | "
+            f"{m.get('tree_pss_peak_mb', 0):.0f} |"
+        )
     return [*out, "", *ratio_table(doc["ratios"])]
 
 
@@ -134,7 +157,20 @@ def render(out_dir: Path | None = None) -> str:
         f"lrlab {m.get('lrlab')} (git {m.get('git')})",
         f"- platform: {m.get('platform')}",
         "",
+        "Run: `make bench` (all four, about 10-13 min on 2 idle cores; `make bench BENCH_ARGS=--full` runs the "
+        "chapter job for all 30 epochs instead of projecting it), or one script: "
+        "`.venv/bin/python benchmarks/bench_throughput.py` (`bench_chapter.py`, `bench_scheduler.py`, "
+        "`bench_memory.py`; `--help` for options). The load average at the end of each benchmark is shown with "
+        "it: the other processes on a shared machine slow every variant, and 2-thread OpenMP code most.",
+        "",
     ]
+    run_all = _load(folder, "run_all")
+    if run_all:
+        parts = ", ".join(
+            f"{k.removeprefix('bench_')} {v['seconds']:.0f} s (others' busy cores before: {v['busy_cores_before']:.1f})"
+            for k, v in run_all["scripts"].items()
+        )
+        lines += [f"Last `run_all.py`: {run_all['seconds'] / 60:.1f} min in all: {parts}.", ""]
     for name, title in SECTIONS:
         doc = docs[name]
         lines += [f"## {title}", ""]
@@ -142,7 +178,14 @@ def render(out_dir: Path | None = None) -> str:
             lines += ["Not run yet.", ""]
             continue
         smoke = " (SMOKE RUN: tiny synthetic sizes, figures meaningless)" if doc.get("smoke") else ""
-        lines += [f"`{doc['command']}`, {doc['date']}{smoke}", "", *BODIES[name](doc), ""]
+        mach = doc.get("machine", {})
+        load, busy = mach.get("loadavg_1_5_15"), mach.get("busy_cores_at_start")
+        load_text = f", load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} at the end" if load else ""
+        if busy is not None:
+            load_text += f"; other processes used {busy:.1f} cores at the start"
+            if busy >= 0.5:
+                load_text += " **- the machine was busy: figures unreliable**"
+        lines += [f"`{doc['command']}`, {doc['date']}{load_text}{smoke}", "", *BODIES[name](doc), ""]
     cuda = any(bool((d or {}).get("machine", {}).get("cuda")) for d in docs.values())
     lines += [
         "## GPU",

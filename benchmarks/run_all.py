@@ -8,6 +8,7 @@ which takes far longer).
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -17,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-import report  # noqa: E402
+import common
+import report
 
 SCRIPTS = ("bench_scheduler", "bench_throughput", "bench_memory", "bench_chapter")
 
@@ -32,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     a = p.parse_args(argv)
     out_dir = Path(tempfile.mkdtemp(prefix="lrlab-bench-")) if a.smoke else common.OUT_DIR
     failed: list[str] = []
+    timings: dict[str, dict[str, float]] = {}
     t_all = time.perf_counter()
     for name in a.only or SCRIPTS:
         args = [sys.executable, str(common.BENCH_DIR / f"{name}.py"), "--out-dir", str(out_dir)]
@@ -39,13 +41,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.append("--smoke")
         if a.full and name == "bench_chapter":
             args.append("--full")
-        print(f"\n=== {name} ===", flush=True)
+        busy = common.busy_cores() or 0.0
+        print(f"\n=== {name} (cores kept busy by other processes before it: {busy:.1f}) ===", flush=True)
         t0 = time.perf_counter()
         rc = subprocess.run(args, check=False).returncode
-        print(f"=== {name}: exit {rc}, {time.perf_counter() - t0:.0f} s ===", flush=True)
+        wall = time.perf_counter() - t0
+        timings[name] = {"seconds": round(wall, 1), "busy_cores_before": round(busy, 2), "exit": rc}
+        print(f"=== {name}: exit {rc}, {wall:.0f} s ===", flush=True)
         if rc != 0:
             failed.append(name)
-    print(f"\nall benchmarks: {time.perf_counter() - t_all:.0f} s")
+    total = time.perf_counter() - t_all
+    print(f"\nall benchmarks: {total:.0f} s")
+    (out_dir / "run_all.json").write_text(
+        json.dumps({"seconds": round(total, 1), "scripts": timings, "full": a.full, "smoke": a.smoke}, indent=2)
+    )
     if a.smoke:
         print(report.render(out_dir))
     else:

@@ -65,8 +65,15 @@ def tensors(arrays: common.Arrays, n_train: int | None, n_test: int | None) -> A
     train, data = _api()
     x, y, xt, yt = arrays
     full = train.to_tensors(data.Dataset(x, y, xt, yt, common.ROOT / "bench"))
-    return train.TensorData(full.train_x[:n_train], full.train_y[:n_train], full.test_x[:n_test],
-                            full.test_y[:n_test], full.source)  # fmt: skip
+    return tensors_view(full, n_train, n_test)
+
+
+def tensors_view(full: Any, n_train: int | None, n_test: int | None) -> Any:
+    """A ``TensorData`` of views of the first `n_train` / `n_test` examples of `full` (None: all)."""
+    train, _ = _api()
+    return train.TensorData(
+        full.train_x[:n_train], full.train_y[:n_train], full.test_x[:n_test], full.test_y[:n_test], full.source
+    )
 
 
 def _job(data: Any, runs: int, epochs: int, mode: str) -> list[Any]:
@@ -94,12 +101,9 @@ def timed_runs(
     if max_batches is not None:
         n_train = min(n_train or len(arrays[1]), max_batches * common.BATCH_SIZE)
     full = tensors(arrays, None, None)
-    train, _ = _api()
-    warm = train.TensorData(full.train_x[: 5 * common.BATCH_SIZE], full.train_y[: 5 * common.BATCH_SIZE],
-                            full.test_x[:1000], full.test_y[:1000], full.source)  # fmt: skip
-    _job(warm, runs, 1, mode)
-    data = train.TensorData(full.train_x[:n_train], full.train_y[:n_train], full.test_x[:n_test],
-                            full.test_y[:n_test], full.source)  # fmt: skip
+    if not smoke:
+        _job(tensors_view(full, 5 * common.BATCH_SIZE, 1000), runs, 1, mode)
+    data = tensors_view(full, n_train, n_test)
     t0 = time.perf_counter()
     outcomes = _job(data, runs, epochs, mode)
     seconds = time.perf_counter() - t0

@@ -22,12 +22,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import common  # noqa: E402
-import trainer_api  # noqa: E402
+import common
+import trainer_api
 
 
 def run_book(
-    arrays: common.Arrays, epochs: int, workers: int, max_batches: int | None = None, lr: float = 0.3, seed: int = 0
+    arrays: common.Arrays,
+    epochs: int,
+    workers: int,
+    max_batches: int | None = None,
+    warm_up: bool = True,
+    lr: float = 0.3,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """Time `epochs` epochs of the book's loop (train, then test accuracy) after an untimed warm-up."""
     import torch
@@ -39,9 +45,10 @@ def run_book(
     trainer = torch.optim.SGD(net.parameters(), lr=lr)
     x, y, xt, yt = arrays
     # warm-up: a few batches and a small eval in-process (oneDNN primitives, allocator), not timed
-    warm_train, warm_test = common.book_loaders((x[:1280], y[:1280], xt[:512], yt[:512]), num_workers=0)
-    common.book_train_epoch(net, warm_train, loss, trainer, max_batches=5)
-    common.book_evaluate(net, warm_test)
+    if warm_up:
+        warm_train, warm_test = common.book_loaders((x[:1280], y[:1280], xt[:512], yt[:512]), num_workers=0)
+        common.book_train_epoch(net, warm_train, loss, trainer, max_batches=5)
+        common.book_evaluate(net, warm_test)
     torch.manual_seed(seed)
     net = common.lenet()
     trainer = torch.optim.SGD(net.parameters(), lr=lr)
@@ -84,6 +91,7 @@ def run_variant(
     smoke: bool = False,
 ) -> dict[str, Any]:
     """One variant's measurement as a dict (``ok`` False with ``error`` when it cannot run)."""
+
     def load() -> common.Arrays:
         if smoke:
             return common.synthetic_arrays()
@@ -93,11 +101,18 @@ def run_variant(
     result: dict[str, Any] = {"variant": name, "epochs": epochs, "load_seconds": t_load}
     try:
         if name == "book":
-            result.update(run_book(common.subset(arrays, n_train, n_test), epochs, workers, max_batches))
+            result.update(run_book(common.subset(arrays, n_train, n_test), epochs, workers, max_batches, not smoke))
         elif name == "lrlab":
-            result.update(trainer_api.timed_runs(
-                    arrays, runs=runs, epochs=epochs, mode=mode, n_train=n_train, n_test=n_test,
-                    max_batches=max_batches, smoke=smoke,
+            result.update(
+                trainer_api.timed_runs(
+                    arrays,
+                    runs=runs,
+                    epochs=epochs,
+                    mode=mode,
+                    n_train=n_train,
+                    n_test=n_test,
+                    max_batches=max_batches,
+                    smoke=smoke,
                 )
             )
         else:

@@ -85,6 +85,21 @@ def horizon(s: Schedule) -> float | None:
         return 0.0 if s.by == 0 else horizon(s.schedule)
     if isinstance(s, Clipped):
         return horizon(s.schedule)
+    return _extra_horizon(s)
+
+
+def _extra_horizon(s: Schedule) -> float | None:
+    """The families of `lrlab.schedules.extra`, by spec name (None for any family not known here)."""
+    x: Any = s
+    if s.name == "skip":
+        inner = horizon(x.schedule)
+        return None if inner is None else max(0.0, inner - float(x.steps))
+    if s.name == "lifted":
+        return horizon(x.schedule)
+    if s.name == "inverse_time":
+        return 0.0 if x.base_lr == 0 or x.rate == 0 else None
+    if s.name in ("cosine_wave", "poly_cycle"):
+        return 0.0 if x.base_lr == x.final_lr else None
     return None
 
 

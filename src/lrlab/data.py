@@ -249,10 +249,9 @@ def load_dataset(folder: str | Path) -> Dataset:
                 f"{len(labels)} labels for {len(images)} images in {paths[f'{split}-images-idx3-ubyte'].name}",
             )
     if train_x.shape[1:] != test_x.shape[1:]:
-        raise _bad(
-            paths["t10k-images-idx3-ubyte"],
-            f"images are {test_x.shape[1]}x{test_x.shape[2]}, the training images {train_x.shape[1]}x{train_x.shape[2]}",
-        )
+        test_size = "x".join(map(str, test_x.shape[1:]))
+        train_size = "x".join(map(str, train_x.shape[1:]))
+        raise _bad(paths["t10k-images-idx3-ubyte"], f"images are {test_size}, the training images {train_size}")
     return Dataset(train_x, train_y, test_x, test_y, folder)
 
 
@@ -329,9 +328,9 @@ def _urlopen(url: str) -> Any:
 def download_fashion_mnist(
     dest: str | Path,
     *,
-    base_url: str = FASHION_MNIST_URL,
-    files: Sequence[_Official] = FASHION_MNIST_FILES,
-    opener: Opener = _urlopen,
+    base_url: str | None = None,
+    files: Sequence[_Official] | None = None,
+    opener: Opener | None = None,
     log: Callable[[str], None] | None = None,
 ) -> Path:
     """Fetch the four ``.gz`` files into `dest` and verify each before it gets its final name.
@@ -340,7 +339,8 @@ def download_fashion_mnist(
     the one the Fashion-MNIST project publishes and the SHA-256 of its
     uncompressed bytes the one lrlab records. Only then is it renamed
     (``os.replace``); on any failure nothing is left behind. Files already
-    present are kept.
+    present are kept. `base_url`, `files` and `opener` default to
+    `FASHION_MNIST_URL`, `FASHION_MNIST_FILES` and ``urllib.request.urlopen``.
     """
     folder = Path(dest)
     try:
@@ -348,13 +348,14 @@ def download_fashion_mnist(
     except OSError as exc:
         raise DataError(f"cannot create the download folder {folder}: {exc.strerror or exc}") from None
     say = log or (lambda text: print(text, file=sys.stderr))
-    for official in files:
+    base = base_url or FASHION_MNIST_URL
+    for official in files or FASHION_MNIST_FILES:
         target = folder / f"{official.name}.gz"
         if target.is_file():
             continue
-        url = base_url.rstrip("/") + f"/{official.name}.gz"
+        url = base.rstrip("/") + f"/{official.name}.gz"
         say(f"downloading {url}")
-        _fetch_verified(url, target, official, opener)
+        _fetch_verified(url, target, official, opener or _urlopen)
     return folder
 
 
@@ -362,6 +363,9 @@ def _fetch_verified(url: str, target: Path, official: _Official, opener: Opener)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
     try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         md5 = hashlib.md5(usedforsecurity=False)
         with os.fdopen(handle, "wb") as out, _opened(url, opener) as response:
             try:

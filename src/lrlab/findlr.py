@@ -199,6 +199,13 @@ def find_lr(
     test. `optimizer` is an optimizer of the model (its state is restored
     afterwards), a factory called with ``model.parameters()``, or None for
     plain SGD. Every param group gets the same rate.
+
+    >>> gen = torch.Generator().manual_seed(0)
+    >>> x = torch.randn(64, 3, generator=gen)
+    >>> y = x @ torch.tensor([[1.0], [-2.0], [0.5]])
+    >>> result = find_lr(torch.nn.Linear(3, 1), torch.nn.MSELoss(), [(x, y)], start=1e-4, end=100.0, steps=100)
+    >>> result.diverged, 1e-4 <= result.suggested_lr < result.stop_lr
+    (True, True)
     """
     _check("start", start, _real(start) and start > 0, "> 0")
     _check("end", end, _real(end) and end > start, f"> start={start!r}")

@@ -67,7 +67,8 @@ def lenet(variant: str = "lenet", init: str = "torch") -> nn.Sequential:
         for module in net.modules():
             if isinstance(module, nn.Conv2d | nn.Linear):
                 nn.init.xavier_uniform_(module.weight)
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
     return net
 
 

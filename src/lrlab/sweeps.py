@@ -35,7 +35,7 @@ seed) and the parsed schedule.
 >>> sweep = Sweep("warmup(cosine(0.3, steps={30-w}, final_lr=0.01), steps={w})", grid={"w": (0, 5)}, seeds=(0, 1))
 >>> [t.spec for t in expand(sweep)][::2]
 ['warmup(cosine(0.3, steps=30, final_lr=0.01), steps=0)', 'warmup(cosine(0.3, steps=25, final_lr=0.01), steps=5)']
->>> expand(sweep)[2].trial_id
+>>> expand(sweep)[2].trial_id  # doctest: +ELLIPSIS
 'w=5_seed=0-...'
 
 Sweeps are data too (`load_sweep` reads TOML, and YAML when PyYAML is
@@ -777,16 +777,16 @@ def sweep_from_dict(data: Mapping[str, Any], *, name: str = "") -> Sweep:
         raise SweepError(f'{where} needs a template, e.g. template = "cosine({{lr}}, steps=30)"')
     kwargs = dict(data)
     kwargs.setdefault("name", name)
-    grid = kwargs.get("grid", {})
-    if not isinstance(grid, Mapping):
-        raise _bad("grid", grid, "a table of parameter names to lists or range strings", where)
-    kwargs["grid"] = parse_grid(grid, where="grid")
-    random = kwargs.get("random", {})
-    if not isinstance(random, Mapping):
-        raise _bad("random", random, "a table of parameter names to distributions", where)
-    kwargs["random"] = parse_random(random, where="random")
-    kwargs["conclusion_metric"] = Metric.parse(kwargs.get("conclusion_metric", "max:test_acc"))
     try:
+        grid = kwargs.get("grid", {})
+        if not isinstance(grid, Mapping):
+            raise _bad("grid", grid, "a table of parameter names to lists or range strings")
+        kwargs["grid"] = parse_grid(grid, where="grid")
+        random = kwargs.get("random", {})
+        if not isinstance(random, Mapping):
+            raise _bad("random", random, "a table of parameter names to distributions")
+        kwargs["random"] = parse_random(random, where="random")
+        kwargs["conclusion_metric"] = Metric.parse(kwargs.get("conclusion_metric", "max:test_acc"))
         return Sweep(**kwargs)
     except SweepError as exc:
         raise SweepError(f"{where}: {exc}") from None

@@ -63,7 +63,8 @@ class ScheduleLR(LRScheduler):
     Right after construction the optimizer holds the rates at ``t = 0``.
     With ``plateau=`` a `lrlab.plateau.Plateau` scales the rates:
     ``min(r, max(r * plateau.scale, plateau.min_lr))``; feed it the epoch's
-    metric with `step_metric`.
+    metric with `step_metric`. One scale serves all groups, so torch's ``eps``
+    rule is judged on group 0's rate (torch judges each group on its own).
     """
 
     def __init__(

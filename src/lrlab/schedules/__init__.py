@@ -24,6 +24,7 @@ from lrlab.schedules.decay import (
     Poly,
     SquareRoot,
 )
+from lrlab.schedules.extra import CosineWave, InverseTime, Lifted, PolyCycle, Skip
 
 # The public constructors are the classes themselves, under their spec names.
 constant = Constant
@@ -44,6 +45,11 @@ warmup = Warmup
 join = Join
 scaled = Scaled
 clipped = Clipped
+inverse_time = InverseTime
+cosine_wave = CosineWave
+poly_cycle = PolyCycle
+skip = Skip
+lifted = Lifted
 
 __all__ = [
     "REGISTRY",
@@ -52,17 +58,22 @@ __all__ = [
     "Constant",
     "Cosine",
     "CosineRestarts",
+    "CosineWave",
     "Cyclic",
     "Exponential",
     "Factor",
     "InversePower",
+    "InverseTime",
     "Join",
+    "Lifted",
     "Linear",
     "MultiFactor",
     "OneCycle",
     "PiecewiseConstant",
     "Poly",
+    "PolyCycle",
     "Scaled",
+    "Skip",
     "SquareRoot",
     "WSD",
     "Warmup",
@@ -70,17 +81,22 @@ __all__ = [
     "constant",
     "cosine",
     "cosine_restarts",
+    "cosine_wave",
     "cyclic",
     "exponential",
     "factor",
     "inverse_power",
+    "inverse_time",
     "join",
+    "lifted",
     "linear",
     "multi_factor",
     "one_cycle",
     "piecewise_constant",
     "poly",
+    "poly_cycle",
     "scaled",
+    "skip",
     "square_root",
     "warmup",
     "wsd",

@@ -149,10 +149,20 @@ class MultiFactor(Schedule):
 @register
 @dataclass(frozen=True, slots=True, repr=False)
 class PiecewiseConstant(Schedule):
-    """``values[k]`` where ``k`` is the number of ``boundaries <= t``."""
+    """``values[k]`` where ``k`` is the number of ``boundaries <= t``.
+
+    A boundary starts the new value (torch, optax, MXNet). With
+    ``inclusive=True`` it still belongs to the old one, so ``k`` counts the
+    ``boundaries < t`` (Keras ``PiecewiseConstantDecay``: ``step <= boundary``
+    keeps the old value).
+
+    >>> PiecewiseConstant([10], [0.1, 0.01])(10), PiecewiseConstant([10], [0.1, 0.01], inclusive=True)(10)
+    (0.01, 0.1)
+    """
 
     boundaries: tuple[float, ...]
     values: tuple[float, ...]
+    inclusive: bool = False
     name = "piecewise_constant"
 
     def __post_init__(self) -> None:
@@ -163,9 +173,11 @@ class PiecewiseConstant(Schedule):
             raise _length_error(where, "values", vals, len(bounds) + 1, "boundaries")
         setfield(self, "boundaries", bounds)
         setfield(self, "values", vals)
+        setfield(self, "inclusive", flag(where, "inclusive", self.inclusive))
 
     def _rates(self, t: FloatArray) -> FloatArray:
-        k = np.searchsorted(np.asarray(self.boundaries, dtype=np.float64), t, side="right")
+        edges = np.asarray(self.boundaries, dtype=np.float64)
+        k = np.searchsorted(edges, t, side="left") if self.inclusive else np.searchsorted(edges, t, side="right")
         return np.asarray(self.values, dtype=np.float64)[k]
 
 
