@@ -39,7 +39,7 @@ data:
 		 || echo "warning: could not install dataset-fashion-mnist; lrlab will download the data instead"; \
 	fi
 
-# The chapter's five schedules trained on Fashion-MNIST (about 25 min on 2 cores; docs/experiments.md).
+# The chapter's five schedules trained on Fashion-MNIST: about 17 min on 2 idle cores (docs/experiments.md).
 # --resume continues an interrupted demo, and only redraws the report of a finished one.
 demo: setup
 	$(BIN)/lrlab plot --preset chapter-schedules --grid --out out/demo/chapter-schedules.png

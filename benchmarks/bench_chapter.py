@@ -102,7 +102,8 @@ def run_compare(epochs: int, help_text: str, smoke_data: Path | None, no_report:
             except Exception as exc:  # a module of the command is still missing
                 rc, tail = 1, f"{type(exc).__name__}: {exc}"
         else:
-            proc = subprocess.run([*lrlab_command(), *args], capture_output=True, text=True, cwd=out, check=False)
+            with common.OthersMeter() as others:
+                proc = subprocess.run([*lrlab_command(), *args], capture_output=True, text=True, cwd=out, check=False)
             rc, tail = proc.returncode, (proc.stderr or proc.stdout)[-1500:]
         wall = time.perf_counter() - t0
         train_s, done = job_seconds(out)
@@ -111,6 +112,8 @@ def run_compare(epochs: int, help_text: str, smoke_data: Path | None, no_report:
     if rc != 0:
         return {"ok": False, "error": f"lrlab {' '.join(args)}: exit {rc}: {tail.strip()}"}
     res: dict[str, Any] = {"ok": True, "epochs": epochs, "wall_s": wall, "train_s": train_s}
+    if smoke_data is None:
+        res["others_cores"] = others.cores
     if train_s is not None and done:
         fixed = max(wall - train_s, 0.0)
         res.update(
@@ -194,7 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         walls = [c["wall_s"] for c in compares]
         proj = [c["projected_s"] for c in compares]
         table.append(
-            (f"lrlab compare --preset {PRESET} --epochs {epochs}: wall", common.Summary.of(walls).fmt(".1f", " s"))
+            (
+                f"lrlab compare --preset {PRESET}{'' if a.full else f' --epochs {epochs}'}: wall",
+                common.Summary.of(walls).fmt(".1f", " s"),
+            )
         )
         if compares[0].get("per_epoch_s") is not None:
             table.append(
@@ -225,15 +231,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     speed_label = "book loop / lrlab compare, whole-job time"
     if missing is None and compares and book_proj:
         proj_min = [c["projected_s"] / 60 for c in compares]
-        pairs = list(zip(book_proj, compares, strict=False))
-        speed = [b / c["projected_s"] for b, c in pairs]
+        pairs = list(zip(book_ok, compares, strict=False))
+        speed = [n_runs * EPOCHS * 60_000 / b["images_per_s"] / c["projected_s"] for b, c in pairs]
+        flags = [common.contended(b, c) for b, c in pairs]
+        note = common.contention_note(flags)
         s = common.Summary.of(proj_min)
         v = common.verdict(s.median, TARGET_MIN, higher_is_better=False)
         print(
-            f"ratio  {proj_label:<52} {s.median:8.2f} min ({s.lo:.2f}-{s.hi:.2f}, n={s.n})  "
+            f"ratio  {proj_label:<52} {s.median:8.2f} min ({s.lo:.2f}-{s.hi:.2f}, n={s.n}){note}  "
             f"target <= {TARGET_MIN:g} min  {v}"
         )
-        print(common.ratio_line(speed_label, speed))
+        print(common.ratio_line(speed_label, speed, note=note))
         ratios["job_minutes"] = {
             "label": proj_label,
             "available": True,
@@ -241,10 +249,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             "target": TARGET_MIN,
             "unit": "min",
             "higher": False,
+            "contended": sum(flags),
             "verdict": v,
         }
         sp = common.Summary.of(speed)
-        ratios["speedup"] = {"label": speed_label, "available": True, **sp.as_dict(), "target": None, "verdict": None}
+        ratios["speedup"] = {
+            "label": speed_label,
+            "available": True,
+            **sp.as_dict(),
+            "contended": sum(flags),
+            "target": None,
+            "verdict": None,
+        }
     else:
         for key, label, unit in (("job_minutes", proj_label, "min"), ("speedup", speed_label, "x")):
             print(f"ratio  {label:<52} not available yet")

@@ -31,7 +31,7 @@ NAME = "memory"
 def main(argv: Sequence[str] | None = None) -> int:
     """Run every variant once in a fresh process; print the table and ratio lines; save the JSON."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--batches", type=int, default=60, help="training batches per variant (then a full test eval)")
+    p.add_argument("--batches", type=int, default=20, help="training batches per variant (then a full test eval)")
     p.add_argument("--k", type=int, default=6)
     p.add_argument(
         "--smoke",
@@ -44,11 +44,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not a.smoke and (warn := common.busy_warning()) is not None:
         print(warn, flush=True)
     batches = 2 if a.smoke else a.batches
-    specs = bench_throughput.variants(2 if a.smoke else a.k, subset=False)  # the whole data set
+    specs = bench_throughput.variants(2 if a.smoke else a.k, subset=False, extra=False)  # the whole data set
     rows: dict[str, Any] = {}
     for key, spec in specs.items():
         opts = dict(spec["args"])
-        args = [*bench_throughput.child_args(opts, a.smoke), "--max-batches", str(batches), "--sample-memory"]
+        args = [
+            *bench_throughput.child_args(opts, a.smoke),
+            "--max-batches",
+            str(batches),
+            "--sample-memory",
+            "--no-warmup",
+        ]
         if a.smoke:
             res = variant.run_variant(opts.pop("name"), smoke=True, max_batches=batches, **opts)
             res["rss"] = {**common.max_rss_mb(), "tree_pss_peak_mb": common.tree_pss_mb()}
@@ -74,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     ratios: dict[str, Any] = {}
     book = rows["book"]
-    for key in ("one", "fused", "seq", "plain"):
+    for key in ("one", "fused", "seq"):
         label = f"{rows[key]['label'].split(' ', 1)[0]} / (a), peak RSS self + child"
         row = rows[key]
         if not (row.get("ok") and book.get("ok")):

@@ -5,10 +5,12 @@ Variants, each run in a fresh process per round, rounds interleaved (rotated ord
   (b) one     lrlab's trainer, one run
   (c) fused6  lrlab's trainer, K=6 runs together (fused path)
   (d) seq6    six lrlab runs one after another (plain path)
-  (e) plain6  lrlab's trainer, K=6 runs in one job on the plain path (what ``fused="auto"`` picks on CPU)
+  (e) plain6  with --extra: lrlab's trainer, K=6 runs in one job on the plain path (``fused="auto"`` on CPU)
 images/s = model-images trained / (train + per-epoch test-eval time); for K runs each model-image counts.
-(a) and (b) time one full epoch (60k train + 10k test); (c), (d), (e) one epoch of a 1/3 subset (20k + 3,333),
-the same for all three. Fraction of peak = (2.264 MFLOP x trained + 0.833 MFLOP x evaluated) / s / GEMM peak,
+(a) and (b) time one full epoch (60k train + 10k test); (c), (d), (e) one epoch of a sixth of the data
+(10k + 1,667), the same for all three. "others max": the most cores other processes used during a
+measurement; a round where they used >= 0.25 cores is counted as contended beside its ratio.
+Fraction of peak = (2.264 MFLOP x trained + 0.833 MFLOP x evaluated) / s / GEMM peak,
 where the GEMM peak is fp32 torch.mm with 2 threads, best of a few sizes, measured here.
 """
 
@@ -29,10 +31,11 @@ import variant
 NAME = "throughput"
 
 
-def variants(k: int, subset: bool) -> dict[str, dict[str, Any]]:
-    """The variant keys, their labels and their `variant.run_variant` options (`subset`: a third for K runs)."""
-    small = {"n_train": 20_000, "n_test": 3_333} if subset else {}
-    return {
+def variants(k: int, subset: bool, extra: bool = True) -> dict[str, dict[str, Any]]:
+    """The variant keys, labels and `variant.run_variant` options (`subset`: a sixth of the data for K runs;
+    `extra`: also (e))."""
+    small = {"n_train": 10_000, "n_test": 1_667} if subset else {}
+    specs: dict[str, dict[str, Any]] = {
         "book": {"label": "(a) book loop (per-image Dataset, 4 workers)", "args": {"name": "book"}},
         "one": {"label": "(b) lrlab trainer, 1 run", "args": {"name": "lrlab", "runs": 1, "mode": "auto"}},
         "fused": {
@@ -43,11 +46,13 @@ def variants(k: int, subset: bool) -> dict[str, dict[str, Any]]:
             "label": f"(d) {k} lrlab runs one after another (plain)",
             "args": {"name": "lrlab", "runs": k, "mode": "sequential", **small},
         },
-        "plain": {
+    }
+    if extra:
+        specs["plain"] = {
             "label": f"(e) lrlab trainer, K={k} in one job, plain path",
             "args": {"name": "lrlab", "runs": k, "mode": "plain", **small},
-        },
-    }
+        }
+    return specs
 
 
 def child_args(opts: dict[str, Any], smoke: bool) -> list[str]:
@@ -74,6 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--k", type=int, default=6, help="runs trained together in (c), (d), (e)")
+    p.add_argument("--extra", action="store_true", help="also (e): K runs in one job on the plain path")
     p.add_argument("--smoke", action="store_true", help="synthetic data, in-process, 1 round (for the tests)")
     p.add_argument("--out-dir", type=Path, default=None)
     a = p.parse_args(argv)
@@ -82,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(warn, flush=True)
     rounds = 1 if a.smoke else a.rounds
     k = 2 if a.smoke else a.k
-    specs = variants(k, subset=not a.smoke)
+    specs = variants(k, subset=not a.smoke, extra=a.extra or a.smoke)
     gemm_sizes = (256, 512) if a.smoke else (512, 1024, 2048)
 
     gemm = []
@@ -93,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = measure(specs[key]["args"], a.smoke, inproc=a.smoke)
             results[key].append(res)
             status = f"{res['images_per_s']:,.0f} img/s" if res.get("ok") else "not available"
+            if res.get("others_cores") is not None:
+                status += f"  (other processes: {res['others_cores']:.2f} cores)"
             print(f"  round {r + 1}/{rounds}  {key:<6} {status}", flush=True)
     gemm.append(common.gemm_peak(gemm_sizes, reps=3 if a.smoke else 5))
     peak = max(g["gflops"] for g in gemm)
@@ -102,7 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"\nbenchmark 1: training throughput  ({rounds} interleaved rounds; GEMM peak {peak:.0f} GFLOP/s fp32 "
         f"torch.mm, 2 threads, best of {len(gemm)} measurements, size {best})"
     )
-    head = f"{'variant':<48} {'model-images/s median (min-max)':>34} {'% GEMM peak':>12} {'test acc':>9} {'RSS MB':>8}"
+    head = (
+        f"{'variant':<48} {'model-images/s median (min-max)':>34} {'% GEMM peak':>12} {'test acc':>9} "
+        f"{'RSS MB':>8} {'others max':>10}"
+    )
     print(head)
     rows: dict[str, Any] = {}
     for key, spec in specs.items():
@@ -115,8 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ips = common.Summary.of([x["images_per_s"] for x in good])
         frac = common.Summary.of([100 * x["gflops"] / peak for x in good])
         rss = max(x.get("rss", {}).get("total_mb", 0.0) for x in good)
+        others = max((x.get("others_cores") or 0.0) for x in good)
         acc = good[-1].get("test_acc", float("nan"))
-        print(f"{spec['label']:<48} {ips.fmt():>34} {frac.median:11.1f}% {acc:9.3f} {rss:8.0f}")
+        print(f"{spec['label']:<48} {ips.fmt():>34} {frac.median:11.1f}% {acc:9.3f} {rss:8.0f} {others:10.2f}")
         rows[key] = {
             "label": spec["label"],
             "available": True,
@@ -124,55 +136,57 @@ def main(argv: Sequence[str] | None = None) -> int:
             "percent_of_peak": frac.as_dict(),
             "test_acc": acc,
             "rss_total_mb": rss,
+            "others_cores_max": others,
             "runs": good,
         }
 
     print()
     ratios: dict[str, Any] = {}
 
-    def per_round(num: str, den: str) -> list[float] | None:
-        pairs = zip(results[num], results[den], strict=True)
-        vals = [x["images_per_s"] / y["images_per_s"] for x, y in pairs if x.get("ok") and y.get("ok")]
-        return vals or None
+    def per_round(num: str, den: str) -> tuple[list[float], list[bool]] | None:
+        pairs = [(x, y) for x, y in zip(results[num], results[den], strict=True) if x.get("ok") and y.get("ok")]
+        if not pairs:
+            return None
+        return [x["images_per_s"] / y["images_per_s"] for x, y in pairs], [common.contended(x, y) for x, y in pairs]
 
-    def report(key: str, label: str, vals: list[float] | None, target: float | None, unit: str = "x") -> None:
-        if vals is None:
+    def report(
+        key: str, label: str, got: tuple[list[float], list[bool]] | None, target: float | None, unit: str = "x"
+    ) -> None:
+        if got is None:
             print(f"ratio  {label:<52} not available yet")
             ratios[key] = {"label": label, "available": False, "target": target, "unit": unit}
             return
+        vals, flags = got
+        note = common.contention_note(flags)
+        s = common.Summary.of(vals)
         if unit == "%":
-            s = common.Summary.of(vals)
-            line = f"ratio  {label:<52} {s.median:8.1f}% ({s.lo:.1f}-{s.hi:.1f}%, n={s.n})"
+            line = f"ratio  {label:<52} {s.median:8.1f}% ({s.lo:.1f}-{s.hi:.1f}%, n={s.n}){note}"
             if target is not None:
                 line += f"  target >= {target:g}%  {common.verdict(s.median, target)}"
             print(line)
         else:
-            print(common.ratio_line(label, vals, target))
-            s = common.Summary.of(vals)
+            print(common.ratio_line(label, vals, target, note=note))
         ratios[key] = {
             "label": label,
             "available": True,
             **s.as_dict(),
             "target": target,
             "unit": unit,
+            "contended": sum(flags),
             "verdict": None if target is None else common.verdict(s.median, target),
         }
 
     report("one_vs_book", "(b) one run / (a) book loop, images/s", per_round("one", "book"), 4.0)
     one_ok = [x for x in results["one"] if x.get("ok")]
-    report(
-        "one_peak",
-        "(b) one run, fraction of GEMM peak",
-        [100 * x["gflops"] / peak for x in one_ok] or None,
-        40.0,
-        unit="%",
-    )
+    peak_vals = ([100 * x["gflops"] / peak for x in one_ok], [common.contended(x) for x in one_ok])
+    report("one_peak", "(b) one run, fraction of GEMM peak", peak_vals if one_ok else None, 40.0, unit="%")
     report("fused_vs_seq", f"(c) K={k} fused / (d) {k} sequential, images/s", per_round("fused", "seq"), 1.0)
     report("fused_vs_book", f"(c) K={k} fused / (a) book loop", per_round("fused", "book"), None)
     report("seq_vs_book", f"(d) {k} sequential / (a) book loop", per_round("seq", "book"), None)
     report("fused_vs_one", f"(c) K={k} fused / (b) one run", per_round("fused", "one"), None)
-    report("fused_vs_plain", f"(c) K={k} fused / (e) K={k} plain, one job", per_round("fused", "plain"), None)
-    report("plain_vs_seq", f"(e) K={k} plain, one job / (d) {k} sequential", per_round("plain", "seq"), None)
+    if "plain" in specs:
+        report("fused_vs_plain", f"(c) K={k} fused / (e) K={k} plain, one job", per_round("fused", "plain"), None)
+        report("plain_vs_seq", f"(e) K={k} plain, one job / (d) {k} sequential", per_round("plain", "seq"), None)
 
     path = common.save_result(
         NAME,

@@ -58,6 +58,41 @@ def busy_cores(seconds: float = 1.0) -> float | None:
 
 _busy_at_start: list[float | None] = []
 
+#: a measurement during which other processes used at least this many cores is marked "contended"
+CONTENDED = 0.25
+
+
+def _own_cpu_s() -> float:
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+class OthersMeter:
+    """Context manager: ``cores`` = CPU used by *other* processes during the block, in cores (None: unknown).
+
+    Machine-wide busy time from /proc/stat minus this process's and its reaped children's CPU time,
+    divided by the wall time. Wrap a subprocess that is waited for inside the block.
+    """
+
+    def __init__(self) -> None:
+        self.cores: float | None = None
+
+    def __enter__(self) -> OthersMeter:
+        try:
+            self._stat0 = _cpu_times()
+        except (OSError, ValueError, IndexError):
+            self._stat0 = None
+        self._own0, self._t0 = _own_cpu_s(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self._t0
+        if self._stat0 is None or wall <= 0:
+            return
+        total1, idle1 = _cpu_times()
+        busy_s = ((total1 - self._stat0[0]) - (idle1 - self._stat0[1])) / os.sysconf("SC_CLK_TCK")
+        self.cores = max(0.0, (busy_s - (_own_cpu_s() - self._own0)) / wall)
+
 
 def busy_warning() -> str | None:
     """Measure `busy_cores` now (the start of a benchmark); a warning when others use half a core or more."""
@@ -102,10 +137,12 @@ def verdict(value: float, target: float, higher_is_better: bool = True) -> str:
     return "PASS" if ok else "MISS"
 
 
-def ratio_line(label: str, ratios: Sequence[float], target: float | None = None, *, higher: bool = True) -> str:
-    """One printed ratio line: ``ratio  <label>  3.10x (2.9-3.3x)  target >= 4x  MISS``."""
+def ratio_line(
+    label: str, ratios: Sequence[float], target: float | None = None, *, higher: bool = True, note: str = ""
+) -> str:
+    """One printed ratio line: ``ratio  <label>  3.10x (2.9-3.3x, n=3)<note>  target >= 4x  MISS``."""
     s = Summary.of(ratios)
-    line = f"ratio  {label:<52} {s.median:8.2f}x ({s.lo:.2f}-{s.hi:.2f}x, n={s.n})"
+    line = f"ratio  {label:<52} {s.median:8.2f}x ({s.lo:.2f}-{s.hi:.2f}x, n={s.n}){note}"
     if target is not None:
         op = ">=" if higher else "<="
         line += f"  target {op} {target:g}x  {verdict(s.median, target, higher)}"
@@ -455,10 +492,23 @@ def gemm_peak(sizes: Sequence[int] = (512, 1024, 2048), reps: int = 5, threads: 
 def run_child(args: Sequence[str], timeout: float = 900) -> dict[str, Any]:
     """Run ``benchmarks/variant.py ARGS`` in a fresh interpreter; return the JSON it prints last."""
     cmd = [sys.executable, str(BENCH_DIR / "variant.py"), *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    with OthersMeter() as others:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         tail = (proc.stderr or proc.stdout)[-2000:]
-        return {"ok": False, "error": f"exit {proc.returncode}: {tail.strip()}"}
+        return {"ok": False, "error": f"exit {proc.returncode}: {tail.strip()}", "others_cores": others.cores}
     result: dict[str, Any] = json.loads(lines[-1])
+    result["others_cores"] = others.cores
     return result
+
+
+def contended(*results: dict[str, Any]) -> bool:
+    """Whether other processes used `CONTENDED` cores or more during any of these measurements."""
+    return any((r.get("others_cores") or 0.0) >= CONTENDED for r in results)
+
+
+def contention_note(flags: Sequence[bool]) -> str:
+    """`` [2 of 3 rounds contended]`` or an empty string."""
+    k = sum(flags)
+    return f" [{k} of {len(flags)} rounds contended]" if k else ""

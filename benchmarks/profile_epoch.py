@@ -32,7 +32,8 @@ GROUPS = {
     "max pool fwd": ("aten::max_pool2d_with_indices",),
     "max pool bwd": ("aten::max_pool2d_with_indices_backward",),
     "relu fwd/bwd": ("aten::relu", "aten::clamp_min", "aten::threshold_backward"),
-    "linear (addmm/mm)": ("aten::addmm", "aten::mm"),
+    "linear (addmm/mm/bmm)": ("aten::addmm", "aten::mm", "aten::bmm", "aten::baddbmm"),
+    "copies (copy_, stack, cat)": ("aten::copy_", "aten::stack", "aten::cat"),
     "loss": ("aten::_log_softmax", "aten::nll_loss", "aten::_log_softmax_backward_data", "nll_loss_backward"),
     "optimizer (SGD)": ("aten::_foreach_add_", "aten::add_", "aten::_foreach_mul_"),
     "batch gather x[idx]": ("aten::index",),
@@ -41,20 +42,21 @@ GROUPS = {
 }
 
 
-def profile_trainer_epoch(data: Any, batches: int | None) -> tuple[str, dict[str, float], float, int]:
+def profile_trainer_epoch(
+    data: Any, batches: int | None, runs: int = 1, fused: bool = False, n_test: int | None = None
+) -> tuple[str, dict[str, float], float, int]:
     """One Trainer epoch under torch.profiler: (top-op table, seconds per group, wall s, host syncs)."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
     train = trainer_api._api()[0]
-    run = [train.Run("constant(0.3)", seed=0)]
+    run = [train.Run(s, seed=0) for s in trainer_api.SCHEDULES[:runs]]
     config = train.TrainConfig(epochs=1)
     warm = trainer_api.tensors_view(data, 5 * common.BATCH_SIZE, 1000)
-    train.Trainer(run, config, warm, fused=False).run()
-    sub = trainer_api.tensors_view(data, None if batches is None else batches * common.BATCH_SIZE, None)
+    train.Trainer(run, config, warm, fused=fused).run()
+    sub = trainer_api.tensors_view(data, None if batches is None else batches * common.BATCH_SIZE, n_test)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         t0 = time.perf_counter()
-        train.Trainer(run, config, sub, fused=False).run()
+        train.Trainer(run, config, sub, fused=fused).run()
         wall = time.perf_counter() - t0
     avgs = prof.key_averages()
     table = avgs.table(sort_by="self_cpu_time_total", row_limit=22, max_name_column_width=42)
@@ -62,7 +64,6 @@ def profile_trainer_epoch(data: Any, batches: int | None) -> tuple[str, dict[str
     for name, keys in GROUPS.items():
         groups[name] = sum(e.self_cpu_time_total for e in avgs if e.key in keys) / 1e6
     syncs = sum(e.count for e in avgs if e.key == "aten::_local_scalar_dense")
-    del torch
     return table, groups, wall, syncs
 
 
@@ -166,6 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--batches", type=int, default=None, help="profile only N training batches (default: the epoch)")
     p.add_argument("--ab-batches", type=int, default=60, help="batches per A/B timing")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--fused-batches", type=int, default=40, help="batches of the K=6 fused-vs-plain profile")
     p.add_argument("--smoke", action="store_true")
     a = p.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
@@ -210,12 +212,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         ev_jobs: dict[str, Callable[[], float]] = {
             f"eval batch {b}": (lambda b=b: eval_time(data, b)) for b in (500, 1000, 2500, 5000, 10000)
         }
-        ev_jobs["eval batch 5000, channels_last"] = lambda: eval_time(data, 5000, channels_last=True)
+        for b in (500, 1000, 2500, 5000):
+            ev_jobs[f"eval batch {b}, channels_last"] = lambda b=b: eval_time(data, b, channels_last=True)
         ev = interleaved(ev_jobs, a.rounds)
         print(f"\n3. test evaluation of {len(data.test_y):,} images, {a.rounds} interleaved rounds")
         for k, v in ev.items():
             s = common.Summary.of([t * 1e3 for t in v])
             print(f"{k:<36} {s.fmt('.0f', ' ms'):>28} {len(data.test_y) / statistics.median(v):9,.0f} img/s")
+        fb = 2 if a.smoke else a.fused_batches
+        print(f"\n4. K=6 runs in one Trainer job, {fb} batches + a 1,000-image test set: fused vs plain, profiled")
+        shares = {}
+        for fused in (False, True):
+            _, groups, wall, _ = profile_trainer_epoch(data, fb, runs=6, fused=fused, n_test=1000)
+            shares[fused] = (groups, wall)
+        print(f"{'group (self CPU s)':<30} {'plain':>8} {'fused':>8} {'fused/plain':>12}")
+        for k in GROUPS:
+            pl, fu = shares[False][0][k], shares[True][0][k]
+            print(f"{k:<30} {pl:8.2f} {fu:8.2f} {fu / pl if pl else float('nan'):11.2f}x")
+        pl_w, fu_w = shares[False][1], shares[True][1]
+        print(f"{'wall (under the profiler)':<30} {pl_w:8.2f} {fu_w:8.2f} {fu_w / pl_w:11.2f}x")
     text = buf.getvalue()
     print(text)
     if not a.smoke:

@@ -41,18 +41,22 @@ def _suffix(unit: str) -> str:
 
 def ratio_table(ratios: dict[str, Any]) -> list[str]:
     """Markdown rows: what, median, min-max, runs, target, verdict."""
-    lines = ["| ratio | median | min-max | n | target | verdict |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| ratio | median | min-max | n | contended rounds | target | verdict |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in ratios.values():
         unit = r.get("unit", "x")
         target = r.get("target")
         op = "<=" if r.get("higher") is False else ">="
         tgt = "" if target is None else f"{op} {target:g}{_suffix(unit)}"
         if not r.get("available", True):
-            lines.append(f"| {r['label']} | not available yet | | | {tgt} | |")
+            lines.append(f"| {r['label']} | not available yet | | | | {tgt} | |")
             continue
         rng = f"{_num(r['min'], unit)}-{_num(r['max'], unit)}"
         verdict = f"**{r['verdict']}**" if r.get("verdict") else ""
-        lines.append(f"| {r['label']} | {_num(r['median'], unit)} | {rng} | {r['n']} | {tgt} | {verdict} |")
+        cont = "" if r.get("contended") is None else str(r["contended"])
+        lines.append(f"| {r['label']} | {_num(r['median'], unit)} | {rng} | {r['n']} | {cont} | {tgt} | {verdict} |")
     return lines
 
 
@@ -65,19 +69,22 @@ def throughput_body(doc: dict[str, Any]) -> list[str]:
     out = [
         f"GEMM peak (fp32 `torch.mm`, 2 threads, best size and best round): **{doc['gemm_peak_gflops']:.0f} GFLOP/s**. "
         f"{doc['rounds']} interleaved rounds, each variant in a fresh process per round. (a) and (b): one full "
-        "epoch (60k train + 10k test eval); (c), (d), (e): one epoch of a third of the data (20k + 3,333), the "
-        "same for all three.",
+        "epoch (60k train + 10k test eval); (c), (d), (e): one epoch of a sixth of the data (10k + 1,667), the "
+        "same for all three. *others* is the most cores other processes used during one of the variant's "
+        "measurements; a round where they used 0.25 cores or more counts as *contended*.",
         "",
-        "| variant | model-images/s median (min-max) | % of GEMM peak | test acc | peak RSS MB (self + child) |",
-        "|---|---|---|---|---|",
+        "| variant | model-images/s median (min-max) | % of GEMM peak | test acc (first run) "
+        "| peak RSS MB (self + child) | others (cores) |",
+        "|---|---|---|---|---|---|",
     ]
     for row in doc["rows"].values():
         if not row.get("available"):
-            out.append(f"| {row['label']} | not available yet | | | |")
+            out.append(f"| {row['label']} | not available yet | | | | |")
             continue
         out.append(
             f"| {row['label']} | {_fmt_summary(row['images_per_s'])} | "
-            f"{row['percent_of_peak']['median']:.1f}% | {row['test_acc']:.3f} | {row['rss_total_mb']:.0f} |"
+            f"{row['percent_of_peak']['median']:.1f}% | {row['test_acc']:.3f} | {row['rss_total_mb']:.0f} | "
+            f"{row.get('others_cores_max', 0.0):.2f} |"
         )
     return [*out, "", *ratio_table(doc["ratios"])]
 
@@ -157,11 +164,13 @@ def render(out_dir: Path | None = None) -> str:
         f"lrlab {m.get('lrlab')} (git {m.get('git')})",
         f"- platform: {m.get('platform')}",
         "",
-        "Run: `make bench` (all four, about 10-13 min on 2 idle cores; `make bench BENCH_ARGS=--full` runs the "
-        "chapter job for all 30 epochs instead of projecting it), or one script: "
+        "Run: `make bench` (all four, about 9 min on 2 idle cores; `make bench BENCH_ARGS=--full` runs the "
+        "chapter job for all 30 epochs instead of projecting it, about 25 min), or one script: "
         "`.venv/bin/python benchmarks/bench_throughput.py` (`bench_chapter.py`, `bench_scheduler.py`, "
-        "`bench_memory.py`; `--help` for options). The load average at the end of each benchmark is shown with "
-        "it: the other processes on a shared machine slow every variant, and 2-thread OpenMP code most.",
+        "`bench_memory.py`; `--help` for options). Each benchmark records how many cores *other* processes "
+        "used (at its start, and during every training measurement): on a shared machine they slow every "
+        "variant, 2-thread OpenMP code the most, and a contended figure is marked as such. "
+        "`benchmarks/PROFILE.md` has the profile of one training epoch and what to change.",
         "",
     ]
     run_all = _load(folder, "run_all")

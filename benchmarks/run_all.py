@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if a.smoke:
         print(report.render(out_dir))
+        shutil.rmtree(out_dir, ignore_errors=True)
     else:
         path = common.BENCH_DIR / "RESULTS.md"
         path.write_text(report.render(out_dir))

@@ -95,13 +95,13 @@ def timed_runs(
     n_train: int | None = None,
     n_test: int | None = None,
     max_batches: int | None = None,
-    smoke: bool = False,
+    warm_up: bool = True,
 ) -> dict[str, Any]:
     """Train `runs` runs for `epochs` epochs with lrlab's trainer, after an untimed warm-up of the same job shape."""
     if max_batches is not None:
         n_train = min(n_train or len(arrays[1]), max_batches * common.BATCH_SIZE)
     full = tensors(arrays, None, None)
-    if not smoke:
+    if warm_up:
         _job(tensors_view(full, 5 * common.BATCH_SIZE, 1000), runs, 1, mode)
     data = tensors_view(full, n_train, n_test)
     t0 = time.perf_counter()

@@ -89,6 +89,7 @@ def run_variant(
     workers: int = 4,
     max_batches: int | None = None,
     smoke: bool = False,
+    warm_up: bool = True,
 ) -> dict[str, Any]:
     """One variant's measurement as a dict (``ok`` False with ``error`` when it cannot run)."""
 
@@ -101,7 +102,9 @@ def run_variant(
     result: dict[str, Any] = {"variant": name, "epochs": epochs, "load_seconds": t_load}
     try:
         if name == "book":
-            result.update(run_book(common.subset(arrays, n_train, n_test), epochs, workers, max_batches, not smoke))
+            result.update(
+                run_book(common.subset(arrays, n_train, n_test), epochs, workers, max_batches, warm_up and not smoke)
+            )
         elif name == "lrlab":
             result.update(
                 trainer_api.timed_runs(
@@ -112,7 +115,7 @@ def run_variant(
                     n_train=n_train,
                     n_test=n_test,
                     max_batches=max_batches,
-                    smoke=smoke,
+                    warm_up=warm_up and not smoke,
                 )
             )
         else:
@@ -141,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--max-batches", type=int, default=None, help="train only the first N batches of each epoch")
     p.add_argument("--smoke", action="store_true", help="synthetic data (for tests)")
     p.add_argument("--sample-memory", action="store_true", help="sample the process tree's PSS every 0.25 s")
+    p.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up (memory runs)")
     a = p.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)  # DataLoader: "4 workers > 2 suggested"
     with common.TreeMemorySampler(enabled=a.sample_memory) as mem:
@@ -154,6 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workers=a.workers,
             max_batches=a.max_batches,
             smoke=a.smoke,
+            warm_up=not a.no_warmup,
         )
     result["rss"] = common.max_rss_mb()
     if a.sample_memory:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from lrlab.errors import ScheduleError
 
-COMMAND_MODULES = ("lrlab.cli.schedules", "lrlab.cli.findlr", "lrlab.cli.train")
+COMMAND_MODULES = ("lrlab.cli.schedules", "lrlab.cli.findlr", "lrlab.cli.train", "lrlab.cli.sweep")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from lrlab.cli._types import int_at_least, positive_float
 from lrlab.errors import invalid
 
 PLOT = "find-lr.png"
@@ -30,38 +31,17 @@ def add_commands(sub: Any) -> None:
     )
     cmd.add_argument("--model", default="lenet", help="network variant: lenet (default) or tf")
     cmd.add_argument("--init", default="torch", help="weight initialisation: torch (default) or xavier")
-    cmd.add_argument("--start", type=_positive_float, default=1e-5, help="first learning rate (default 1e-5)")
-    cmd.add_argument("--end", type=_positive_float, default=10.0, help="last learning rate (default 10)")
-    cmd.add_argument("--steps", type=_int_at_least(2), default=200, help="most updates to run (default 200)")
-    cmd.add_argument("--batch-size", type=_int_at_least(1), default=256, help="batch size (default 256)")
-    cmd.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the weights and batches (default 0)")
+    cmd.add_argument("--start", type=positive_float, default=1e-5, help="first learning rate (default 1e-5)")
+    cmd.add_argument("--end", type=positive_float, default=10.0, help="last learning rate (default 10)")
+    cmd.add_argument("--steps", type=int_at_least(2), default=200, help="most updates to run (default 200)")
+    cmd.add_argument("--batch-size", type=int_at_least(1), default=256, help="batch size (default 256)")
+    cmd.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the weights and batches (default 0)")
     cmd.add_argument("--data", help="folder with the Fashion-MNIST IDX files (default: search, then download)")
     cmd.add_argument("--device", default="cpu", help="torch device (default cpu)")
     cmd.add_argument("--out", default="find-lr", help="folder for the plot and the JSON result (default find-lr)")
     cmd.set_defaults(run=run_find_lr)
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number; got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be > 0; got {text}")
-    return value
-
-
-def _int_at_least(low: int) -> Any:
-    def convert(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"must be a whole number; got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"must be >= {low}; got {value}")
-        return value
-
-    return convert
 
 
 def run_find_lr(args: argparse.Namespace) -> int:

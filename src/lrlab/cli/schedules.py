@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from lrlab.cli._types import positive_int
 from lrlab.errors import ScheduleError
 from lrlab.schedules.base import Schedule
 from lrlab.spec import parse
@@ -22,7 +23,7 @@ def add_commands(sub: Any) -> None:
     )
     plot.add_argument("specs", nargs="*", metavar="SPEC", help='e.g. "cosine(0.3, steps=20, final_lr=0.01)"')
     plot.add_argument("--preset", help="draw a preset's schedules (e.g. chapter-schedules)")
-    plot.add_argument("--steps", type=_positive_int, help="number of steps to draw (default 100, or the preset's)")
+    plot.add_argument("--steps", type=positive_int, help="number of steps to draw (default 100, or the preset's)")
     plot.add_argument("--out", default="schedules.png", help="PNG file to write (default: schedules.png)")
     plot.add_argument("--log-y", action="store_true", help="logarithmic learning-rate axis")
     plot.add_argument("--grid", action="store_true", help="one panel per schedule")
@@ -35,19 +36,10 @@ def add_commands(sub: Any) -> None:
         description="Print the learning rate at t = 0..steps-1 for one or more specs.",
     )
     show.add_argument("specs", nargs="+", metavar="SPEC")
-    show.add_argument("--steps", type=_positive_int, default=20, help="number of steps (default 20)")
+    show.add_argument("--steps", type=positive_int, default=20, help="number of steps (default 20)")
     show.add_argument("--csv", action="store_true", help="comma-separated output for machines")
     show.set_defaults(run=run_show)
 
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number; got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0; got {value}")
-    return value
 
 
 def run_plot(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lrlab.cli._types import non_negative_int, positive_int
 from lrlab.errors import ScheduleError
 from lrlab.spec import parse
 
@@ -27,7 +28,9 @@ def add_commands(sub: Any) -> None:
         description="Train LeNet on Fashion-MNIST (SGD, batch 256) with one schedule and record every epoch.",
     )
     train.add_argument("--schedule", required=True, metavar="SPEC", help='e.g. "cosine(0.3, steps=20, final_lr=0.01)"')
-    train.add_argument("--seed", type=_seed, default=0, help="seed of the weights and the batch order (default 0)")
+    train.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of the weights and the batch order (default 0)"
+    )
     train.add_argument("--label", help="name of the run in tables and legends (default: the spec)")
     _common(train, epochs_default=30)
     train.set_defaults(run=run_train)
@@ -42,7 +45,7 @@ def add_commands(sub: Any) -> None:
     )
     compare.add_argument("specs", nargs="*", metavar="SPEC", help="schedules to compare (or --preset)")
     compare.add_argument("--preset", help="a preset of schedules and options, e.g. 'chapter'")
-    compare.add_argument("--seeds", type=_positive, default=1, help="seeds 0..N-1 for every schedule (default 1)")
+    compare.add_argument("--seeds", type=positive_int, default=1, help="seeds 0..N-1 for every schedule (default 1)")
     _common(compare, epochs_default=None)
     compare.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     compare.set_defaults(run=run_compare)
@@ -58,13 +61,13 @@ def add_commands(sub: Any) -> None:
 
 def _common(p: argparse.ArgumentParser, *, epochs_default: int | None) -> None:
     default = f"default {epochs_default}" if epochs_default else "default: the preset's, else 30"
-    p.add_argument("--epochs", type=_positive, default=epochs_default, help=f"epochs to train ({default})")
+    p.add_argument("--epochs", type=positive_int, default=epochs_default, help=f"epochs to train ({default})")
     p.add_argument(
         "--per",
         choices=("epoch", "step"),
         help="t counts epochs (lr of epoch e = schedule(e)) or updates (lr of update t = schedule(t)); default epoch",
     )
-    p.add_argument("--batch-size", type=_positive, help="minibatch size (default 256)")
+    p.add_argument("--batch-size", type=positive_int, help="minibatch size (default 256)")
     p.add_argument("--model", choices=("lenet", "tf"), help="lenet (the PyTorch tab) or tf (the TF tab's variant)")
     p.add_argument("--init", choices=("torch", "xavier"), help="weight init: torch's default or Xavier-uniform")
     p.add_argument("--out", metavar="DIR", help="results folder (default: out/<command>-<date-time>)")
@@ -80,24 +83,6 @@ def _common(p: argparse.ArgumentParser, *, epochs_default: int | None) -> None:
     p.add_argument("--quiet", action="store_true", help="plain log lines instead of a progress bar")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number; got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0; got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number; got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0; got {value}")
-    return value
 
 
 # -- commands ----------------------------------------------------------------------------------------

@@ -143,7 +143,10 @@ class MultiFactor(Schedule):
 
     def _rates(self, t: FloatArray) -> FloatArray:
         passed = np.searchsorted(np.asarray(self.milestones, dtype=np.float64), t, side="right")
-        return self.base_lr * np.power(float(self.factor), passed)
+        # One rate per number of milestones passed, each ``base_lr * factor ** k`` computed by
+        # Python's correctly rounded ``pow`` (NumPy's SIMD ``power`` can differ in the last bit).
+        rates = np.array([self.base_lr * self.factor**k for k in range(len(self.milestones) + 1)])
+        return rates[passed]
 
 
 @register
