@@ -47,15 +47,21 @@ def lenet(variant: str = "lenet", init: str = "torch") -> nn.Sequential:
     from the global torch RNG: seed it first (``torch.manual_seed``).
     """
     config = ModelConfig(variant, init)
-    pool: type[nn.Module] = nn.MaxPool2d if config.variant == "lenet" else nn.AvgPool2d
+
+    def act_pool() -> list[nn.Module]:
+        if config.variant == "tf":
+            return [nn.ReLU(), nn.AvgPool2d(kernel_size=2, stride=2)]
+        # max(relu(x)) == relu(max(x)), and the gradient reaches the same element: the chapter's
+        # ReLU-then-pool, computed pool-then-ReLU on a quarter of the values (bitwise the same
+        # numbers, about 5-8 % faster a step on the CPU; benchmarks/PROFILE.md)
+        return [nn.MaxPool2d(kernel_size=2, stride=2), nn.ReLU()]
+
     act84: nn.Module = nn.ReLU() if config.variant == "lenet" else nn.Sigmoid()
     net = nn.Sequential(
         nn.Conv2d(1, 6, kernel_size=5, padding=2),
-        nn.ReLU(),
-        pool(kernel_size=2, stride=2),
+        *act_pool(),
         nn.Conv2d(6, 16, kernel_size=5),
-        nn.ReLU(),
-        pool(kernel_size=2, stride=2),
+        *act_pool(),
         nn.Flatten(),
         nn.Linear(16 * 5 * 5, 120),
         nn.ReLU(),

@@ -130,6 +130,8 @@ class ScheduleLR(LRScheduler):
             self._fill_block(n)
             i = 0
         values = self._block[i]
+        if self.plateau is None and len(values) == 1 and self._ratios == [1.0]:
+            return [values[0]]  # the common case, one group: step() stays as cheap as torch's own
         if self.shared:
             if self._ratios is None:
                 self._ratios = self._compute_ratios()
@@ -168,6 +170,12 @@ class ScheduleLR(LRScheduler):
 
     def step(self, epoch: int | None = None) -> None:
         """Advance the clock by one update (or jump to ``epoch``) and set the rates."""
+        if epoch is None and self._step_count > 1:
+            # torch's step() less what only its first call needs (the optimizer-order warnings)
+            self._step_count += 1
+            self.last_epoch += 1
+            self._apply(self.get_lr())
+            return
         if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0):
             raise invalid("epoch", epoch, "an integer >= 0 (feed a metric with step_metric)", where="ScheduleLR.step")
         super().step(epoch)
@@ -182,13 +190,16 @@ class ScheduleLR(LRScheduler):
         return reduced
 
     def _apply(self, rates: list[float]) -> None:
-        for group, lr in zip(self.optimizer.param_groups, rates, strict=True):
+        groups = self.optimizer.param_groups
+        last: list[Any] = []
+        for group, lr in zip(groups, rates, strict=True):
             if isinstance(group["lr"], torch.Tensor):
                 group["lr"].fill_(lr)
+                last.append(group["lr"].clone())
             else:
                 group["lr"] = lr
-        groups = self.optimizer.param_groups
-        self._last_lr = [g["lr"].clone() if isinstance(g["lr"], torch.Tensor) else g["lr"] for g in groups]
+                last.append(lr)
+        self._last_lr = last
 
     # -- checkpoints ----------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

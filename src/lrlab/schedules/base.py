@@ -103,11 +103,11 @@ def _checked_steps(t: NDArray[Any]) -> FloatArray:
     if np.iscomplexobj(t):
         raise ScheduleError(f"t must hold real numbers; got an array of dtype {t.dtype}")
     steps = np.asarray(t, dtype=np.float64)
-    if steps.size:
+    # two reductions instead of elementwise masks: min is NaN when any value is, max is inf when any is
+    if steps.size and not (steps.min() >= 0.0 and np.isfinite(steps.max())):
         bad = ~np.isfinite(steps) | (steps < 0)
-        if bad.any():
-            first = steps[bad].flat[0]
-            raise ScheduleError(f"t must be finite and >= 0; got t={first!r} in the array")
+        first = steps[bad].flat[0]
+        raise ScheduleError(f"t must be finite and >= 0; got t={first!r} in the array")
     return steps
 
 

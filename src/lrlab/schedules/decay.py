@@ -291,14 +291,24 @@ class Cosine(Schedule):
         setfield(self, "exponent", number(where, "exponent", self.exponent, low=0, low_open=True))
 
     def _rates(self, t: FloatArray) -> FloatArray:
-        return cosine_curve(self.base_lr, self.final_lr, np.minimum(t, self.steps) / self.steps, self.exponent)
+        frac = np.minimum(t, self.steps)
+        frac /= self.steps
+        return cosine_curve(self.base_lr, self.final_lr, frac, self.exponent)
 
 
 def cosine_curve(high: float | FloatArray, low: float, frac: FloatArray, exponent: float = 1.0) -> FloatArray:
     """Shared half-cosine from ``high`` (frac 0) to ``low`` (frac 1):
     ``low + (high - low) * ((1 + cos(pi * frac)) / 2) ** exponent``."""
-    shape = (1.0 + np.cos(np.pi * frac)) / 2.0
+    # in place on one new array: the same operations in the same order as the formula
+    shape = np.multiply(np.pi, frac)
+    np.cos(shape, out=shape)
+    shape += 1.0
+    shape /= 2.0
     if exponent != 1.0:
-        shape = np.power(shape, float(exponent))
-    result: FloatArray = low + (high - low) * shape
-    return result
+        np.power(shape, float(exponent), out=shape)
+    if isinstance(high, np.ndarray):
+        result: FloatArray = low + (high - low) * shape
+        return result
+    shape *= high - low
+    shape += low
+    return shape
