@@ -48,7 +48,7 @@ demo: setup
 	@echo "the chapter's experiments: out/chapter/report.html (and report.md)"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 
 test: setup lint

@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not a.smoke and (warn := common.busy_warning()) is not None:
         print(warn, flush=True)
     batches = 2 if a.smoke else a.batches
-    specs = bench_throughput.variants(2 if a.smoke else a.k, subset=False, extra=False)  # the whole data set
+    specs = bench_throughput.variants(2 if a.smoke else a.k, subset=False)  # the whole data set
     rows: dict[str, Any] = {}
     for key, spec in specs.items():
         opts = dict(spec["args"])
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     ratios: dict[str, Any] = {}
     book = rows["book"]
-    for key in ("one", "fused", "seq"):
+    for key in ("one", "k", "seq", "fused"):
         label = f"{rows[key]['label'].split(' ', 1)[0]} / (a), peak RSS self + child"
         row = rows[key]
         if not (row.get("ok") and book.get("ok")):

@@ -3,11 +3,12 @@
 Variants, each run in a fresh process per round, rounds interleaved (rotated order):
   (a) book    the d2l chapter's loop (per-image Dataset, DataLoader(256, shuffle, 4 workers), float() metrics)
   (b) one     lrlab's trainer, one run
-  (c) fused6  lrlab's trainer, K=6 runs together (fused path)
-  (d) seq6    six lrlab runs one after another (plain path)
-  (e) plain6  with --extra: lrlab's trainer, K=6 runs in one job on the plain path (``fused="auto"`` on CPU)
+  (c) k       lrlab's trainer, K=6 runs together as it trains them (``fused="auto"``: the fused vmap
+              pass on CUDA, where it wins; on the CPU, where it measured slower, each model in turn)
+  (d) seq     six lrlab runs one after another (six jobs of one run)
+  (f) fused   lrlab's trainer, K=6 runs forced through the fused vmap pass (``fused=True``), for the record
 images/s = model-images trained / (train + per-epoch test-eval time); for K runs each model-image counts.
-(a) and (b) time one full epoch (60k train + 10k test); (c), (d), (e) one epoch of a sixth of the data
+(a) and (b) time one full epoch (60k train + 10k test); (c), (d), (f) one epoch of a sixth of the data
 (10k + 1,667), the same for all three. "others max": the most cores other processes used during a
 measurement; a round where they used >= 0.25 cores is counted as contended beside its ratio.
 Fraction of peak = (2.264 MFLOP x trained + 0.833 MFLOP x evaluated) / s / GEMM peak,
@@ -31,28 +32,25 @@ import variant
 NAME = "throughput"
 
 
-def variants(k: int, subset: bool, extra: bool = True) -> dict[str, dict[str, Any]]:
-    """The variant keys, labels and `variant.run_variant` options (`subset`: a sixth of the data for K runs;
-    `extra`: also (e))."""
+def variants(k: int, subset: bool) -> dict[str, dict[str, Any]]:
+    """The variant keys, labels and `variant.run_variant` options (`subset`: a sixth of the data for K runs)."""
     small = {"n_train": 10_000, "n_test": 1_667} if subset else {}
-    specs: dict[str, dict[str, Any]] = {
+    return {
         "book": {"label": "(a) book loop (per-image Dataset, 4 workers)", "args": {"name": "book"}},
         "one": {"label": "(b) lrlab trainer, 1 run", "args": {"name": "lrlab", "runs": 1, "mode": "auto"}},
-        "fused": {
-            "label": f"(c) lrlab trainer, K={k} fused",
-            "args": {"name": "lrlab", "runs": k, "mode": "fused", **small},
+        "k": {
+            "label": f"(c) lrlab trainer, K={k} runs together (auto)",
+            "args": {"name": "lrlab", "runs": k, "mode": "auto", **small},
         },
         "seq": {
-            "label": f"(d) {k} lrlab runs one after another (plain)",
+            "label": f"(d) {k} lrlab runs one after another",
             "args": {"name": "lrlab", "runs": k, "mode": "sequential", **small},
         },
+        "fused": {
+            "label": f"(f) lrlab trainer, K={k} forced fused (vmap)",
+            "args": {"name": "lrlab", "runs": k, "mode": "fused", **small},
+        },
     }
-    if extra:
-        specs["plain"] = {
-            "label": f"(e) lrlab trainer, K={k} in one job, plain path",
-            "args": {"name": "lrlab", "runs": k, "mode": "plain", **small},
-        }
-    return specs
 
 
 def child_args(opts: dict[str, Any], smoke: bool) -> list[str]:
@@ -78,8 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the rounds, print the table and the ratio lines, save ``out/bench/throughput.json``."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--k", type=int, default=6, help="runs trained together in (c), (d), (e)")
-    p.add_argument("--extra", action="store_true", help="also (e): K runs in one job on the plain path")
+    p.add_argument("--k", type=int, default=6, help="runs trained together in (c), (d), (f)")
     p.add_argument("--smoke", action="store_true", help="synthetic data, in-process, 1 round (for the tests)")
     p.add_argument("--out-dir", type=Path, default=None)
     a = p.parse_args(argv)
@@ -88,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(warn, flush=True)
     rounds = 1 if a.smoke else a.rounds
     k = 2 if a.smoke else a.k
-    specs = variants(k, subset=not a.smoke, extra=a.extra or a.smoke)
+    specs = variants(k, subset=not a.smoke)
     gemm_sizes = (256, 512) if a.smoke else (512, 1024, 2048)
 
     gemm = []
@@ -180,13 +177,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     one_ok = [x for x in results["one"] if x.get("ok")]
     peak_vals = ([100 * x["gflops"] / peak for x in one_ok], [common.contended(x) for x in one_ok])
     report("one_peak", "(b) one run, fraction of GEMM peak", peak_vals if one_ok else None, 40.0, unit="%")
-    report("fused_vs_seq", f"(c) K={k} fused / (d) {k} sequential, images/s", per_round("fused", "seq"), 1.0)
-    report("fused_vs_book", f"(c) K={k} fused / (a) book loop", per_round("fused", "book"), None)
+    report("k_vs_seq", f"(c) K={k} together / (d) {k} sequential, images/s", per_round("k", "seq"), 1.0)
+    report("k_vs_book", f"(c) K={k} together / (a) book loop", per_round("k", "book"), None)
     report("seq_vs_book", f"(d) {k} sequential / (a) book loop", per_round("seq", "book"), None)
-    report("fused_vs_one", f"(c) K={k} fused / (b) one run", per_round("fused", "one"), None)
-    if "plain" in specs:
-        report("fused_vs_plain", f"(c) K={k} fused / (e) K={k} plain, one job", per_round("fused", "plain"), None)
-        report("plain_vs_seq", f"(e) K={k} plain, one job / (d) {k} sequential", per_round("plain", "seq"), None)
+    report("k_vs_one", f"(c) K={k} together / (b) one run", per_round("k", "one"), None)
+    report("fused_vs_seq", f"(f) K={k} forced fused / (d) {k} sequential", per_round("fused", "seq"), None)
 
     path = common.save_result(
         NAME,

@@ -69,8 +69,10 @@ def throughput_body(doc: dict[str, Any]) -> list[str]:
     out = [
         f"GEMM peak (fp32 `torch.mm`, 2 threads, best size and best round): **{doc['gemm_peak_gflops']:.0f} GFLOP/s**. "
         f"{doc['rounds']} interleaved rounds, each variant in a fresh process per round. (a) and (b): one full "
-        "epoch (60k train + 10k test eval); (c), (d), (e): one epoch of a sixth of the data (10k + 1,667), the "
-        "same for all three. *others* is the most cores other processes used during one of the variant's "
+        "epoch (60k train + 10k test eval); (c), (d), (f): one epoch of a sixth of the data (10k + 1,667), the "
+        "same for all three. (c) is how the trainer trains K runs (`fused=\"auto\"`: one model after another "
+        "on the CPU, where the fused vmap pass (f) measured slower; fused on CUDA). "
+        "*others* is the most cores other processes used during one of the variant's "
         "measurements; a round where they used 0.25 cores or more counts as *contended*.",
         "",
         "| variant | model-images/s median (min-max) | % of GEMM peak | test acc (first run) "
@@ -202,7 +204,8 @@ def render(out_dir: Path | None = None) -> str:
         "A GPU was visible to torch in this run, but these scripts measure the CPU paths only."
         if cuda
         else "No GPU was available in this session: every figure above is CPU-only. The fused-vs-plain verdict "
-        "in particular may reverse on a GPU, where per-kernel launch overhead dominates these small ops.",
+        "in particular may reverse on a GPU, where per-kernel launch overhead dominates these small ops; "
+        "`fused=\"auto\"` fuses on CUDA for that reason, unmeasured.",
         "",
     ]
     return "\n".join(lines)

@@ -70,7 +70,7 @@ def test_compare_writes_the_report(syn: str, tmp_path: Path, capsys: pytest.Capt
     for spec in specs:
         (row,) = [line for line in md.splitlines() if line.startswith(f"| `{spec}`")]
         assert row.count(" ± ") == 3 and "| 2 |" in row
-    assert (out / "report.html").read_text().count("data:image/png;base64,") == 3
+    assert (out / "report.html").read_text().count("data:image/png;base64,") == 4  # rates, side by side, 2 schedules
     results = read_results(out)
     assert {(r.config["schedule"], r.seed) for r in results.runs} == {(s, k) for s in specs for k in (0, 1)}
 

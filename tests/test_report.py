@@ -108,7 +108,8 @@ def test_markdown_table_has_mean_std_and_the_books_numbers(tmp_path: Path) -> No
 def test_markdown_images_are_files_beside_it(tmp_path: Path) -> None:
     md_path, _ = write_report(_job(tmp_path / "job"))
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md_path.read_text())
-    assert len(images) == 4  # the rates, and one figure per schedule
+    assert len(images) == 5  # the rates, all schedules side by side, and one figure per schedule
+    assert images[:2] == ["report-lr.png", "report-compare.png"]
     for name in images:
         assert (md_path.parent / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
@@ -117,7 +118,8 @@ def test_html_is_self_contained(tmp_path: Path) -> None:
     _, html_path = write_report(_job(tmp_path / "job"))
     html = html_path.read_text()
     sources = re.findall(r'src="([^"]+)"', html)
-    assert len(sources) == 4
+    assert len(sources) == 5
+    assert "<h2>Side by side</h2>" in html
     for src in sources:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1]).startswith(b"\x89PNG")

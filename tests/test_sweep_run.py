@@ -20,6 +20,7 @@ import pytest
 from fixtures_data import write_dataset
 from lrlab.cli import main
 from lrlab.data import load_fashion_mnist
+from lrlab.results import read_results
 from lrlab.sweep_report import is_sweep_folder, write_sweep_report
 from lrlab.sweep_run import run_sweep
 from lrlab.sweeps import Sweep, SweepError, expand
@@ -264,10 +265,8 @@ def test_report_of_a_half_done_sweep_says_so(reference: Path, tmp_path: Path) ->
 # -- the Ray backend ----------------------------------------------------------------------------------
 @pytest.mark.slow
 def test_ray_backend_gives_the_same_trials_and_report(reference: Path, data_dir: Path, tmp_path: Path) -> None:
-    try:
-        import ray
-    except ImportError:
-        pytest.skip('ray is not installed (pip install "lrlab[ray]")')
+    import ray  # a test extra: make setup installs it
+
     out = tmp_path / "ray"
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
@@ -292,6 +291,43 @@ def test_ray_backend_gives_the_same_trials_and_report(reference: Path, data_dir:
             numbers_a = [float(x) for x in re.findall(r"-?\d+\.\d+", a)]
             numbers_b = [float(x) for x in re.findall(r"-?\d+\.\d+", b)]
             assert numbers_b == pytest.approx(numbers_a, abs=2e-3), (label, a, b)
+
+
+@pytest.mark.slow
+def test_asha_on_ray_stops_hopeless_trials_early(data_dir: Path, tmp_path: Path) -> None:
+    import ray
+
+    # one trial at a time, the good rate first (test acc 0.46 after epoch 1 here, 1.0 after 3): the
+    # hopeless rate (0.13, chance) falls below it at ASHA's first rung (epoch 1) and is stopped there
+    sweep = tiny_sweep(
+        template="constant({lr})", grid={"lr": (0.5, 1e-6)}, epochs=3, seeds=(0,), options={"batch_size": 16}
+    )
+    out = tmp_path / "asha"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        outcome = run_sweep(sweep, out, backend="ray", asha=True, max_concurrent=1, data_path=data_dir, quiet=True)
+    finally:
+        ray.shutdown()
+    assert outcome.complete
+    status = {}
+    for tid, folder in trial_folders(out).items():
+        info = json.loads((folder / "trial.json").read_text())
+        epochs = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+        done = [r["epoch"] for r in epochs if r["type"] == "epoch"]
+        status[tid] = (info["params"]["lr"], info["status"], len(done))
+        assert (folder / "result.json").is_file()  # a stopped trial is finished too: never trained again
+    assert {s for _, s, _ in status.values()} <= {"done", "stopped"}
+    stopped = [(lr, n) for lr, s, n in status.values() if s == "stopped"]
+    assert stopped == [(1e-6, 1)], status
+    assert [(lr, n) for lr, s, n in status.values() if s == "done"] == [(0.5, 3)], status
+    good = next(f for f in trial_folders(out).values() if "lr=0.5" in f.name)
+    assert read_results(good).complete  # the job of a trial Tune ran to its end is closed too
+    lines = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert sorted(r["trial_id"] for r in lines) == sorted(status)
+    text = write_sweep_report(out)[0].read_text()
+    assert "stopped" in text.lower()
+    rerun = run_sweep(sweep, out, backend="ray", asha=True, max_concurrent=1, data_path=data_dir, quiet=True)
+    assert rerun.ran == []  # nothing is trained twice
 
 
 # -- the command line -----------------------------------------------------------------------------------
@@ -327,6 +363,10 @@ def test_cli_sweep_end_to_end(data_dir: Path, tmp_path: Path, capsys: pytest.Cap
     # a different grid into the same folder is refused, naming what differs
     assert main([*argv[:3], "lr=0.2", *argv[4:]]) == 2
     assert "grid: the folder has" in capsys.readouterr().err
+    # lrlab report redraws a sweep's report from its folder, as it does a compare job's
+    (out / "report.md").unlink()
+    assert main(["report", str(out)]) == 0
+    assert "## Conclusion" in (out / "report.md").read_text()
 
 
 def test_cli_preset_and_file_values_are_overridden(tmp_path: Path) -> None:

@@ -471,6 +471,17 @@ def _results(table: dict[int, list[tuple[float, float, bool]]]) -> list[dict[str
     ]
 
 
+def test_an_accuracys_interval_stays_within_0_and_1() -> None:
+    # two seeds, one learned and one stuck at chance: mean 0.49, t(0.975, 1) = 12.7 makes the raw
+    # interval about [-4.5, 5.5]
+    summary = summarize(_results({1: [(0.88, 0.3, False), (0.10, 2.3, False)]}))
+    row = summary.rows[0]
+    assert row.mean == pytest.approx(0.49) and row.std == pytest.approx(0.78 / math.sqrt(2))
+    assert (row.ci_low, row.ci_high) == (0.0, 1.0)
+    loss = summarize(_results({1: [(0.88, 0.3, False), (0.10, 2.3, False)]}), "min:train_loss").rows[0]
+    assert loss.ci_low == 0.0 and loss.ci_high == pytest.approx(1.3 + 12.706204736174707 * math.sqrt(2) / math.sqrt(2))
+
+
 def test_summary_numbers_per_setting() -> None:
     table = {
         0: [(0.80, 0.50, False), (0.82, 0.40, False), (0.84, 0.30, False)],

@@ -24,6 +24,7 @@ import numpy as np
 
 from lrlab.plots import pyplot
 from lrlab.results import JobResults, RunResults, atomic_write_bytes, atomic_write_text, read_results
+from lrlab.schedules.base import FloatArray
 
 __all__ = ["Row", "chapter_reference", "summary_rows", "write_report"]
 
@@ -151,30 +152,62 @@ def _lr_figure(results: JobResults, path: Path) -> bytes:
     return _save(fig, path)
 
 
+def _over_seeds(runs: list[RunResults], metric: str) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None:
+    """Epochs 1..E and the mean, min and max of `metric` over the runs' finite values (None: no epochs)."""
+    series = [r.series(metric) for r in runs if r.epochs]
+    if not series:
+        return None
+    length = max(len(s) for s in series)
+    table = np.full((len(series), length), np.nan)
+    for i, s in enumerate(series):
+        table[i, : len(s)] = s
+    with np.errstate(all="ignore"):
+        finite = np.where(np.isfinite(table), table, np.nan)
+        ok = np.isfinite(finite).any(axis=0)
+        mean, low, high = (np.full(length, np.nan) for _ in range(3))
+        mean[ok] = np.nanmean(finite[:, ok], axis=0)
+        low[ok] = np.nanmin(finite[:, ok], axis=0)
+        high[ok] = np.nanmax(finite[:, ok], axis=0)
+    return np.arange(1, length + 1, dtype=np.float64), mean, low, high
+
+
+def _compare_figure(results: JobResults, path: Path) -> bytes:
+    """Every schedule on the same axes, one panel per metric: the comparison at a glance."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(13.5, 3.9))
+    for ax, metric in zip(axes, METRICS, strict=True):
+        for label, runs in results.by_label().items():
+            curve = _over_seeds(runs, metric)
+            if curve is None:
+                continue
+            epochs, mean, low, high = curve
+            (line,) = ax.plot(epochs, mean, label=label)
+            if len(runs) > 1:
+                ax.fill_between(epochs, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
+        ax.set_title(NAMES[metric], fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(_integer_locator())
+        ax.grid(alpha=0.3)
+    axes[0].set_yscale("log")  # losses differ by factors; accuracies by points
+    axes[-1].legend(fontsize=8)
+    seeds = max(len(runs) for runs in results.by_label().values())
+    note = f"mean of {seeds} seeds, band = min-max" if seeds > 1 else "one seed"
+    fig.suptitle(f"all schedules side by side ({note})", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _run_figure(label: str, runs: list[RunResults], path: Path) -> bytes:
     """The chapter's figure: train loss, train acc and test acc against epoch (mean over seeds, band = min..max)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for metric, style in zip(METRICS, ("-", "--", "-."), strict=True):
-        series = [r.series(metric) for r in runs if r.epochs]
-        if not series:
+        curve = _over_seeds(runs, metric)
+        if curve is None:
             continue
-        length = max(len(s) for s in series)
-        table = np.full((len(series), length), np.nan)
-        for i, s in enumerate(series):
-            table[i, : len(s)] = s
-        epochs = np.arange(1, length + 1)
-        with np.errstate(all="ignore"):
-            finite = np.where(np.isfinite(table), table, np.nan)
-            ok = np.isfinite(finite).any(axis=0)
-            mean = np.full(length, np.nan)
-            low = np.full(length, np.nan)
-            high = np.full(length, np.nan)
-            mean[ok] = np.nanmean(finite[:, ok], axis=0)
-            low[ok] = np.nanmin(finite[:, ok], axis=0)
-            high[ok] = np.nanmax(finite[:, ok], axis=0)
+        epochs, mean, low, high = curve
         (line,) = ax.plot(epochs, mean, style, label=NAMES[metric])
-        if len(series) > 1:
+        if len(runs) > 1:
             ax.fill_between(epochs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
     diverged = [r for r in runs if r.diverged_epoch is not None]
     for r in diverged:
@@ -203,6 +236,7 @@ def write_report(folder: str | Path) -> tuple[Path, Path]:
     rows = summary_rows(results)
     figures: list[tuple[str, str, bytes]] = []  # (title, file name, png)
     figures.append(("Learning rates", "report-lr.png", _lr_figure(results, folder / "report-lr.png")))
+    figures.append(("Side by side", "report-compare.png", _compare_figure(results, folder / "report-compare.png")))
     used: set[str] = set()
     for label, runs in results.by_label().items():
         name = _slug(label)
@@ -295,8 +329,9 @@ def _markdown(results: JobResults, rows: list[Row], figures: list[tuple[str, str
         lines += ["", "**Diverged** (loss became NaN or infinite; the run was stopped, the others went on):", ""]
         lines += [f"- {label}, seed {s}: epoch {e}" for label, s, e in diverged]
     lines += ["", "## Learning rates", "", f"![learning rates]({figures[0][1]})", ""]
+    lines += ["## Side by side", "", f"![all schedules side by side]({figures[1][1]})", ""]
     lines += ["## Each schedule", ""]
-    for title, file, _ in figures[1:]:
+    for title, file, _ in figures[2:]:
         lines += [f"![{title}]({file})", ""]
     lines += ["## What lrlab runs differently from the book's code", "", DIFFERENCES]
     notes = _ran_notes(rows)
@@ -344,7 +379,8 @@ def _html(results: JobResults, rows: list[Row], figures: list[tuple[str, str, by
         parts += [f"<li>{html.escape(label)}, seed {s}: epoch {e}</li>" for label, s, e in diverged]
         parts.append("</ul>")
     parts.append("<h2>Learning rates</h2>" + img(figures[0][0], figures[0][2]))
-    parts.append("<h2>Each schedule</h2>" + "".join(img(t, png) for t, _, png in figures[1:]))
+    parts.append("<h2>Side by side</h2>" + img(figures[1][0], figures[1][2]))
+    parts.append("<h2>Each schedule</h2>" + "".join(img(t, png) for t, _, png in figures[2:]))
     parts.append("<h2>What lrlab runs differently from the book's code</h2>")
     paragraph, items = DIFFERENCES.split("\n\n", 1)
     parts.append(f"<p>{_inline_md(' '.join(paragraph.split()))}</p><ul>")

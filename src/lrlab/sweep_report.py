@@ -219,7 +219,8 @@ def _header(stored: dict[str, Any], sweep: Sweep, records: list[TrialRecord], to
 
 _NOTE = (
     "Mean ± sample standard deviation over seeds of the final-epoch value; the 95% interval is "
-    "mean ± t(0.975, n-1)·std/√n. A diverged trial counts where its value is finite."
+    "mean ± t(0.975, n-1)·std/√n, clipped to the values the metric can take (an accuracy stays in [0, 1]). "
+    "A diverged trial counts where its value is finite."
 )
 
 

@@ -260,6 +260,11 @@ def _write_results(out: Path) -> None:
     atomic_write_text(out / RESULTS, "".join(dumps(r.to_dict()) + "\n" for r in records))
 
 
+def _epochs_done(folder: Path) -> int:
+    runs = read_results(folder).runs
+    return len(runs[0].epochs) if runs else 0
+
+
 # -- one trial ------------------------------------------------------------------------------------
 def _complete(trial: Trial, folder: Path, status: str) -> TrialRecord:
     """Write the completion marker from the trial's metrics file (its final epoch)."""
@@ -547,8 +552,13 @@ def _run_tune(
             tfolder = out / TRIALS / tid
             record = _finished(tfolder)
             if record is None and tid not in failed and (tfolder / METRICS).is_file():
-                # ASHA stopped it: its finished epochs are its result, and it is not trained again.
-                record = _complete(trial, tfolder, "stopped")
+                if _epochs_done(tfolder) >= config.epochs:
+                    # Tune ends a trial at its last report, before the trainer closes its job:
+                    # resuming it trains nothing, writes the job's end record and marks it done.
+                    record = run_trial(trial, config, data, tfolder, device=device)
+                else:
+                    # ASHA stopped it: its finished epochs are its result, and it is not trained again.
+                    record = _complete(trial, tfolder, "stopped")
             if record is not None:
                 log.trial_done(record)
         _write_results(out)

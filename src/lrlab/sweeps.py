@@ -579,6 +579,15 @@ class Metric:
     def __str__(self) -> str:
         return f"{'max' if self.higher_is_better else 'min'}:{self.name}"
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The values the metric can take: [0, 1] for an accuracy, [0, inf) for a loss, else unbounded."""
+        if self.name.endswith("acc") or self.name.endswith("accuracy"):
+            return 0.0, 1.0
+        if "loss" in self.name or "error" in self.name:
+            return 0.0, math.inf
+        return -math.inf, math.inf
+
 
 # -- the sweep ---------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -940,7 +949,9 @@ class SettingSummary:
     ``mean``, ``std`` (sample, ``ddof=1``) and the 95% interval
     ``mean ± t(0.975, n-1) * std / sqrt(n)`` are of the conclusion metric
     over the ``n`` seeds where it is finite; std and interval are NaN when
-    ``n < 2``. ``train_loss`` is the mean final training loss (NaN when none
+    ``n < 2``. The interval is clipped to the values the metric can take
+    (`Metric.bounds`: an accuracy's interval over 2 seeds can otherwise
+    reach far below 0). ``train_loss`` is the mean final training loss (NaN when none
     is finite); ``diverged`` counts the seeds that diverged.
     """
 
@@ -1061,8 +1072,8 @@ def summarize(
                 n=n,
                 mean=mean,
                 std=std,
-                ci_low=mean - half,
-                ci_high=mean + half,
+                ci_low=float(np.clip(mean - half, *target.bounds)),  # NaN stays NaN
+                ci_high=float(np.clip(mean + half, *target.bounds)),
                 train_loss=_finite_mean(losses),
                 diverged=sum(1 for r in results if r.diverged),
             )

@@ -53,9 +53,10 @@ def add_commands(sub: Any) -> None:
     report = sub.add_parser(
         "report",
         help="write report.md and report.html for a results folder",
-        description="Read only the result files of a train or compare job and write report.md, report.html and PNGs.",
+        description="Read only the result files of a train, compare or sweep job and write report.md, report.html "
+        "and PNGs.",
     )
-    report.add_argument("folder", metavar="DIR", help="the --out folder of a train or compare job")
+    report.add_argument("folder", metavar="DIR", help="the --out folder of a train, compare or sweep job")
     report.set_defaults(run=run_report)
 
 
@@ -140,9 +141,15 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from lrlab.report import write_report
+    from lrlab.sweep_report import is_sweep_folder, write_sweep_report
 
-    md, html = write_report(Path(args.folder))
+    folder = Path(args.folder)
+    if is_sweep_folder(folder):  # a sweep's folder: its table, conclusion and figures
+        md, html = write_sweep_report(folder)
+    else:
+        from lrlab.report import write_report
+
+        md, html = write_report(folder)
     print(f"report: {md} and {html}")
     return 0
 

@@ -53,15 +53,21 @@ class Warmup(Schedule):
 
     def _rates(self, t: FloatArray) -> FloatArray:
         steps = float(self.steps)
-        after = self.schedule._rates(np.maximum(t - steps, 0.0))
-        if steps == 0:
+        shifted = t - steps
+        np.maximum(shifted, 0.0, out=shifted)
+        after = self.schedule._rates(shifted)
+        warming = t < steps
+        if not warming.any():
             return after
+        # the warmup's values only where they apply (often a small part of a long curve)
         if self.mode == "linear":
             target = float(self.schedule._rates(np.zeros(1))[0])
-            during = self.start_lr + (target - self.start_lr) * (t / steps)
+            during = self.start_lr + (target - self.start_lr) * (t[warming] / steps)
         else:
-            during = np.full_like(t, float(self.start_lr))
-        return np.where(t < steps, during, after)
+            during = np.full(int(warming.sum()), float(self.start_lr))
+        result = np.array(after, dtype=np.float64)  # a copy: never write into what the inner schedule returned
+        result[warming] = during
+        return result
 
 
 @register
