@@ -43,14 +43,19 @@ def test_scalar_and_array_agree_and_calls_are_pure(family: str, data: st.DataObj
     s = data.draw(STRATEGIES[family])
     t = data.draw(steps_arrays)
     before = (str(s), hash(s))
+    given_steps = t.copy()
     first = s(t)
+    np.testing.assert_array_equal(t, given_steps)  # the caller's steps are never written into
+    assert not np.shares_memory(first, t)
+    first_copy = first.copy()
+    first[...] = -1.0  # a result is the caller's own: writing into it changes no later call
     scalars = [s(float(x)) for x in t]
     assert all(type(v) is float for v in scalars)
-    np.testing.assert_array_equal(first, np.asarray(scalars))
-    np.testing.assert_array_equal(s(t), first)
+    np.testing.assert_array_equal(first_copy, np.asarray(scalars))
+    np.testing.assert_array_equal(s(t), first_copy)
     assert (str(s), hash(s)) == before
     grid = t.reshape(1, -1, 1)
-    np.testing.assert_array_equal(s(grid), first.reshape(1, -1, 1))
+    np.testing.assert_array_equal(s(grid), first_copy.reshape(1, -1, 1))
 
 
 @pytest.mark.parametrize("family", families)

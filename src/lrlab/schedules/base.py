@@ -68,6 +68,11 @@ class Schedule:
         raise ScheduleError(f"t must be a number or a NumPy array; got t={t!r}")
 
     def _rates(self, t: FloatArray) -> FloatArray:  # pragma: no cover - abstract
+        """The rates at the checked float64 steps `t`, vectorised.
+
+        The contract every family keeps: never write into `t`, and return a *new* array that the
+        caller owns (combinators such as `warmup` write into it instead of copying it).
+        """
         raise NotImplementedError
 
     def curve(self, steps: int) -> FloatArray:

@@ -65,9 +65,8 @@ class Warmup(Schedule):
             during = self.start_lr + (target - self.start_lr) * (t[warming] / steps)
         else:
             during = np.full(int(warming.sum()), float(self.start_lr))
-        result = np.array(after, dtype=np.float64)  # a copy: never write into what the inner schedule returned
-        result[warming] = during
-        return result
+        after[warming] = during  # the inner schedule's new array is ours (Schedule._rates)
+        return after
 
 
 @register

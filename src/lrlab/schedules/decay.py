@@ -293,14 +293,18 @@ class Cosine(Schedule):
     def _rates(self, t: FloatArray) -> FloatArray:
         frac = np.minimum(t, self.steps)
         frac /= self.steps
-        return cosine_curve(self.base_lr, self.final_lr, frac, self.exponent)
+        return cosine_curve(self.base_lr, self.final_lr, frac, self.exponent, overwrite=True)
 
 
-def cosine_curve(high: float | FloatArray, low: float, frac: FloatArray, exponent: float = 1.0) -> FloatArray:
+def cosine_curve(
+    high: float | FloatArray, low: float, frac: FloatArray, exponent: float = 1.0, *, overwrite: bool = False
+) -> FloatArray:
     """Shared half-cosine from ``high`` (frac 0) to ``low`` (frac 1):
-    ``low + (high - low) * ((1 + cos(pi * frac)) / 2) ** exponent``."""
-    # in place on one new array: the same operations in the same order as the formula
-    shape = np.multiply(np.pi, frac)
+    ``low + (high - low) * ((1 + cos(pi * frac)) / 2) ** exponent``.
+
+    ``overwrite=True`` computes in `frac`'s own memory (one 8 MB array less per 10^6 steps)."""
+    # in place on one array: the same operations in the same order as the formula
+    shape = np.multiply(np.pi, frac, out=frac if overwrite else None)
     np.cos(shape, out=shape)
     shape += 1.0
     shape /= 2.0
