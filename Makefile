@@ -57,7 +57,7 @@ test: setup lint
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -x -m "not slow"
 
-bench: $(STAMP)
+bench: setup
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
