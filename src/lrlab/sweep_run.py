@@ -33,7 +33,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -454,18 +455,24 @@ def _run_local(
         log.trial_done(record)
 
 
-def _start_ray(address: str | None, max_concurrent: int | None) -> tuple[Any, bool]:
+@contextmanager
+def _ray_session(address: str | None, max_concurrent: int | None) -> Iterator[Any]:
+    """The ``ray`` module, joined to the cluster at `address` or to one started here (and shut down after)."""
     try:
         import ray
     except ImportError:
         raise SweepError('backend="ray" needs Ray: pip install "lrlab[ray]" (or "ray[tune]")') from None
-    if ray.is_initialized():
-        return ray, False
+    if ray.is_initialized():  # the caller's Ray: leave it running
+        yield ray
+        return
     if address is not None:
         ray.init(address=address, log_to_driver=False)
     else:
         ray.init(num_cpus=max_concurrent or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
-    return ray, True
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
 
 
 def _ray_trial(trial: Trial, config: TrainConfig, data: Any, folder: str, device: str) -> dict[str, Any]:
@@ -483,8 +490,7 @@ def _run_ray(
     max_concurrent: int | None,
     log: _Log,
 ) -> None:
-    ray, started = _start_ray(address, max_concurrent)
-    try:
+    with _ray_session(address, max_concurrent) as ray:
         task = ray.remote(num_cpus=1)(_ray_trial)
         data_ref = ray.put(data)
         limit = max_concurrent or len(todo) or 1
@@ -502,9 +508,6 @@ def _run_ray(
                 record = TrialRecord.from_dict(ray.get(ref))
                 _write_results(out)
                 log.trial_done(record)
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _run_tune(
@@ -520,8 +523,7 @@ def _run_tune(
 ) -> None:
     if not todo:
         return
-    ray, started = _start_ray(address, max_concurrent)
-    try:
+    with _ray_session(address, max_concurrent):
         from ray import tune
         from ray.tune.schedulers import ASHAScheduler
 
@@ -565,9 +567,6 @@ def _run_tune(
         if failed:
             tid, error = next(iter(failed.items()))
             raise SweepError(f"{len(failed)} trial(s) failed under Ray Tune, e.g. {tid}: {error}; rerun to resume them")
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _tune_run_config(tune: Any, folder: Path) -> Any:
