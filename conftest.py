@@ -7,4 +7,4 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 # The MXNet adapter imports mxnet, which lives only in .venv-mxnet (make test-mxnet);
 # its doctests and tests run there, not in the main suite.
-collect_ignore = ["src/lrlab/mxnet.py", "tests_mxnet"]
+collect_ignore = ["src/lrlab/mxnet.py", "src/lrlab/frameworks/mxnet.py", "tests_mxnet"]

@@ -57,7 +57,7 @@ def compare_help() -> str | None:
 def preset_size(name: str = PRESET) -> int | None:
     """Number of runs in the training preset `name`, or None when lrlab does not have it."""
     try:
-        from lrlab.presets import load_preset
+        from lrlab.lab.presets import load_preset
 
         return len(load_preset(name).runs)
     except Exception:

@@ -1,6 +1,6 @@
 """Profile one lrlab training run's epoch on the CPU, and time the changes PROFILE.md suggests (A/B, interleaved).
 
-1. ``torch.profiler`` over one epoch of ``lrlab.train.Trainer`` (one run, plain path, then the test
+1. ``torch.profiler`` over one epoch of ``lrlab.lab.train.Trainer`` (one run, plain path, then the test
    evaluation): the top ops by self CPU time, grouped into conv / pool / relu / linear / loss / optimizer /
    batch gather / metrics, and the host syncs (``aten::_local_scalar_dense`` and ``.tolist()``).
 2. A/B timings of a loop that does what the trainer's plain step does, changed one thing at a time:

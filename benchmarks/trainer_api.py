@@ -1,8 +1,8 @@
-"""The one place the benchmarks call lrlab's trainer (``lrlab.train``, ``lrlab.data``).
+"""The one place the benchmarks call lrlab's trainer (``lrlab.lab.train``, ``lrlab.lab.data``).
 
-API used: ``lrlab.data.Dataset(train_images, train_labels, test_images, test_labels, source)``,
-``lrlab.train.to_tensors(dataset)`` -> ``TensorData``, ``lrlab.train.Run(schedule, seed, label)``,
-``lrlab.train.TrainConfig(epochs=...)`` and ``lrlab.train.Trainer(runs, config, data, fused=...).run()``
+API used: ``lrlab.lab.data.Dataset(train_images, train_labels, test_images, test_labels, source)``,
+``lrlab.lab.train.to_tensors(dataset)`` -> ``TensorData``, ``lrlab.lab.train.Run(schedule, seed, label)``,
+``lrlab.lab.train.TrainConfig(epochs=...)`` and ``lrlab.lab.train.Trainer(runs, config, data, fused=...).run()``
 returning outcomes whose ``history`` holds one record per epoch with ``images`` and ``test_acc``.
 If any of it is missing, `Unavailable` is raised and the benchmarks print "not available yet".
 """
@@ -40,17 +40,17 @@ def _module(name: str) -> Any:
 
 
 def _api() -> tuple[Any, Any]:
-    train, data = _module("lrlab.train"), _module("lrlab.data")
+    train, data = _module("lrlab.lab.train"), _module("lrlab.lab.data")
     missing = [n for n in ("Trainer", "TrainConfig", "Run", "to_tensors", "TensorData") if not hasattr(train, n)]
     if missing or not hasattr(data, "Dataset"):
-        raise Unavailable(f"lrlab.train lacks {', '.join(missing) or 'lrlab.data.Dataset'}")
+        raise Unavailable(f"lrlab.lab.train lacks {', '.join(missing) or 'lrlab.lab.data.Dataset'}")
     return train, data
 
 
 def load_arrays() -> common.Arrays | None:
-    """Fashion-MNIST through ``lrlab.data`` (no download), or None when that module is missing."""
+    """Fashion-MNIST through ``lrlab.lab.data`` (no download), or None when that module is missing."""
     try:
-        data = importlib.import_module("lrlab.data")
+        data = importlib.import_module("lrlab.lab.data")
         ds = data.load_fashion_mnist(download=False)
     except Exception:
         return None

@@ -96,7 +96,7 @@ def run_variant(
     def load() -> common.Arrays:
         if smoke:
             return common.synthetic_arrays()
-        return trainer_api.load_arrays() or common.fashion_mnist_arrays()  # lrlab.data when there
+        return trainer_api.load_arrays() or common.fashion_mnist_arrays()  # lrlab.lab.data when there
 
     t_load, arrays = common.timed(load)
     result: dict[str, Any] = {"variant": name, "epochs": epochs, "load_seconds": t_load}

@@ -103,7 +103,7 @@ def test_console_script_runs(tmp_path: Path) -> None:
 
 def test_import_lrlab_loads_no_framework() -> None:
     code = (
-        "import sys, lrlab, lrlab.spec, lrlab.cli;"
+        "import sys, lrlab, lrlab.schedules.spec, lrlab.cli;"
         "lrlab.parse('cosine(0.1, steps=3)')(1);"
         "bad = [m for m in ('torch', 'keras', 'jax', 'tensorflow', 'mxnet', 'matplotlib', 'ray') if m in sys.modules];"
         "print(','.join(bad))"

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 from fixtures_data import write_dataset  # noqa: E402
 from lrlab.cli import main  # noqa: E402
-from lrlab.results import read_results  # noqa: E402
+from lrlab.lab.store import read_results  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -1,4 +1,4 @@
-"""lrlab.data: the IDX reader on good and bad files, where Fashion-MNIST is looked for, and the checked download."""
+"""lrlab.lab.data: the IDX reader on good and bad files, where Fashion-MNIST is looked for, and the checked download."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import lrlab.data as data
+import lrlab.lab.data as data
 from fixtures_data import NAMES, idx_bytes, synthetic_arrays, write_dataset, write_idx
-from lrlab.data import DataError, load_dataset, read_idx, read_images, read_labels
+from lrlab.lab.data import DataError, load_dataset, read_idx, read_images, read_labels
 
 # -- the reader ----------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from lrlab.errors import ScheduleError  # noqa: E402
-from lrlab.findlr import FindLRResult, find_lr, plot_find_lr  # noqa: E402
+from lrlab.lab.findlr import FindLRResult, find_lr, plot_find_lr  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -245,8 +245,8 @@ def _write_idx(path: Path, array: np.ndarray[Any, Any]) -> None:
 @pytest.fixture
 def tiny_fashion(tmp_path: Path) -> Path:
     """Four IDX files shaped like Fashion-MNIST: 64 train and 16 test images of 28x28, labels 0..9."""
-    pytest.importorskip("lrlab.data")
-    pytest.importorskip("lrlab.models")
+    pytest.importorskip("lrlab.lab.data")
+    pytest.importorskip("lrlab.lab.models")
     rng = np.random.default_rng(0)
     folder = tmp_path / "data"
     folder.mkdir()

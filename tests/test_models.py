@@ -1,4 +1,4 @@
-"""lrlab.models: the chapter's networks, their parameters, and the pool-before-ReLU shortcut."""
+"""lrlab.lab.models: the chapter's networks, their parameters, and the pool-before-ReLU shortcut."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lrlab.models import ModelConfig, build_model, lenet
+from lrlab.lab.models import ModelConfig, build_model, lenet
 
 
 def _chapter_order(net: nn.Sequential) -> nn.Sequential:

@@ -1,6 +1,6 @@
 """lrlab.optax.to_optax under jax.jit, as an optax learning rate, in float32 and float64.
 
-Also the rate tables that the Keras and optax adapters share (`lrlab._table`).
+Also the rate tables that the Keras and optax adapters share (`lrlab.schedules.table`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import lrlab
-from lrlab._table import horizon, rate_table
+from lrlab.schedules.table import horizon, rate_table
 from strategies import any_schedule
 
 jax = pytest.importorskip("jax")

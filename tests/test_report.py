@@ -1,4 +1,4 @@
-"""lrlab.report: the report is built from stored result files alone."""
+"""lrlab.reports.job: the report is built from stored result files alone."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from lrlab.report import write_report
-from lrlab.results import ResultsError
+from lrlab.lab.store import ResultsError
+from lrlab.reports.job import write_report
 
 COS = "cosine(0.3, steps=20, final_lr=0.01)"
 CONST = "constant(0.3)"
@@ -154,7 +154,7 @@ def test_a_folder_without_results_is_a_clear_error(tmp_path: Path) -> None:
 def test_the_report_needs_no_torch(tmp_path: Path) -> None:
     folder = _job(tmp_path / "job")
     code = (
-        "import sys; from lrlab.report import write_report; "
+        "import sys; from lrlab.reports.job import write_report; "
         f"write_report({str(folder)!r}); print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lrlab
-from lrlab.spec import MAX_DEPTH, MAX_SPEC_LENGTH
+from lrlab.schedules.spec import MAX_DEPTH, MAX_SPEC_LENGTH
 
 
 def test_canonical_text_puts_the_first_argument_first_and_drops_defaults() -> None:

@@ -1,4 +1,4 @@
-"""Running sweeps into folders (`lrlab.sweep_run`), their reports (`lrlab.sweep_report`) and ``lrlab sweep``.
+"""Running sweeps into folders (`lrlab.sweeps.run`), their reports (`lrlab.reports.sweep`) and ``lrlab sweep``.
 
 All on a small synthetic IDX data set, so no test needs the real Fashion-MNIST.
 Expected numbers are recomputed here from the trials' own ``metrics.jsonl``.
@@ -19,11 +19,11 @@ import pytest
 
 from fixtures_data import write_dataset
 from lrlab.cli import main
-from lrlab.data import load_fashion_mnist
-from lrlab.results import read_results
-from lrlab.sweep_report import is_sweep_folder, write_sweep_report
-from lrlab.sweep_run import run_sweep
-from lrlab.sweeps import Sweep, SweepError, expand
+from lrlab.lab.data import load_fashion_mnist
+from lrlab.lab.store import read_results
+from lrlab.reports.sweep import is_sweep_folder, write_sweep_report
+from lrlab.sweeps.run import run_sweep
+from lrlab.sweeps.sweep import Sweep, SweepError, expand
 
 #: Student's t 0.975 quantile with 1 degree of freedom (two seeds), from tables
 T_975_DF1 = 12.706204736174707
@@ -121,7 +121,7 @@ class Interrupt(Exception):
 
 @pytest.mark.slow
 def test_interrupted_sweep_resumes_to_the_same_numbers(reference: Path, data: Any, tmp_path: Path) -> None:
-    from lrlab.train import Listener
+    from lrlab.lab.train import Listener
 
     class StopThirdTrialAfterEpoch1(Listener):
         trials = 0
@@ -399,7 +399,7 @@ def test_import_lrlab_sweep_modules_imports_neither_torch_nor_ray() -> None:
     import sys
 
     code = (
-        "import sys, lrlab, lrlab.sweep_run, lrlab.sweep_report, lrlab.cli.sweep; "
+        "import sys, lrlab, lrlab.sweeps.run, lrlab.reports.sweep, lrlab.cli.sweep; "
         "print([m for m in ('torch', 'ray') if m in sys.modules])"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

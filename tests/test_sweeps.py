@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import lrlab
-from lrlab.sweeps import (
+from lrlab.sweeps.sweep import (
     Distribution,
     Metric,
     Sweep,

@@ -1,4 +1,4 @@
-"""lrlab.train on small synthetic data written as IDX files: what a user of the trainer relies on."""
+"""lrlab.lab.train on small synthetic data written as IDX files: what a user of the trainer relies on."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ torch = pytest.importorskip("torch")
 
 import lrlab  # noqa: E402
 from fixtures_data import write_dataset  # noqa: E402
-from lrlab.data import Dataset, load_dataset  # noqa: E402
-from lrlab.results import read_results  # noqa: E402
-from lrlab.train import Listener, Run, TrainConfig, Trainer, TrainError, to_tensors, train  # noqa: E402
+from lrlab.lab.data import Dataset, load_dataset  # noqa: E402
+from lrlab.lab.store import read_results  # noqa: E402
+from lrlab.lab.train import Listener, Run, TrainConfig, Trainer, TrainError, to_tensors, train  # noqa: E402
 
 TIMING = {"seconds", "epoch_seconds"}
 
@@ -186,7 +186,8 @@ def test_data_are_float_pixels_over_255(small: Dataset) -> None:
 
 
 def test_import_lrlab_does_not_import_torch() -> None:
-    code = "import sys, lrlab, lrlab.data, lrlab.results, lrlab.report, lrlab.presets; print('torch' in sys.modules)"
+    modules = "lrlab, lrlab.lab.data, lrlab.lab.store, lrlab.reports.job, lrlab.lab.presets"
+    code = f"import sys, {modules}; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -196,8 +197,8 @@ def test_import_lrlab_does_not_import_torch() -> None:
 SCRIPT = textwrap.dedent(
     """
     import sys
-    from lrlab.data import load_dataset
-    from lrlab.train import train
+    from lrlab.lab.data import load_dataset
+    from lrlab.lab.train import train
     from test_train import RUNS as runs, job_config
     data = load_dataset(sys.argv[1])
     train(runs, job_config(sys.argv[3]), data, out=sys.argv[2], resume=True)

@@ -56,7 +56,7 @@ from lrlab.schedules import (
     warmup,
     wsd,
 )
-from lrlab.spec import from_dict, parse, to_dict
+from lrlab.schedules.spec import from_dict, parse, to_dict
 
 __version__ = "0.1.0"
 

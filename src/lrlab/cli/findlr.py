@@ -50,9 +50,9 @@ def run_find_lr(args: argparse.Namespace) -> int:
     from torch import nn
 
     import lrlab
-    from lrlab.data import load_fashion_mnist
-    from lrlab.findlr import find_lr, plot_find_lr
-    from lrlab.models import ModelConfig, build_model
+    from lrlab.lab.data import load_fashion_mnist
+    from lrlab.lab.findlr import find_lr, plot_find_lr
+    from lrlab.lab.models import ModelConfig, build_model
 
     if args.end <= args.start:
         raise invalid("--end", args.end, f"> --start={args.start}", where="find-lr")

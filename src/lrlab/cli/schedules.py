@@ -12,7 +12,7 @@ import numpy as np
 from lrlab.cli._types import positive_int
 from lrlab.errors import ScheduleError
 from lrlab.schedules.base import Schedule
-from lrlab.spec import parse
+from lrlab.schedules.spec import parse
 
 
 def add_commands(sub: Any) -> None:
@@ -43,8 +43,8 @@ def add_commands(sub: Any) -> None:
 
 
 def run_plot(args: argparse.Namespace) -> int:
-    from lrlab.plots import plot_schedules
-    from lrlab.presets import load_preset
+    from lrlab.lab.presets import load_preset
+    from lrlab.reports.plots import plot_schedules
 
     schedules: list[Schedule] = []
     labels: list[str] = []

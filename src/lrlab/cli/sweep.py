@@ -72,7 +72,7 @@ def add_commands(sub: Any) -> None:
 
 def build_sweep(args: argparse.Namespace) -> Any:
     """The sweep the arguments describe: the preset's or file's, with command-line values on top."""
-    from lrlab.sweeps import Sweep, load_sweep, parse_grid, parse_random, parse_seeds, sweep_from_dict
+    from lrlab.sweeps.sweep import Sweep, load_sweep, parse_grid, parse_random, parse_seeds, sweep_from_dict
 
     base: dict[str, Any] = {}
     if args.preset or args.file:
@@ -110,7 +110,7 @@ def build_sweep(args: argparse.Namespace) -> Any:
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:
-    from lrlab.sweep_run import run_sweep
+    from lrlab.sweeps.run import run_sweep
 
     sweep = build_sweep(args)
     name = Path(sweep.name).stem if sweep.name else "sweep"
@@ -129,7 +129,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     if outcome.records:
         print(outcome.summary().format())
     if not args.no_report:
-        from lrlab.sweep_report import write_sweep_report
+        from lrlab.reports.sweep import write_sweep_report
 
         paths = write_sweep_report(out)
         print(f"report: {paths[0]} and {paths[1]}")

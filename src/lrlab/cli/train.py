@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from lrlab.cli._types import non_negative_int, positive_int
 from lrlab.errors import ScheduleError
-from lrlab.spec import parse
+from lrlab.schedules.spec import parse
 
 if TYPE_CHECKING:
-    from lrlab.train import Run, TrainConfig, Trainer
+    from lrlab.lab.train import Run, TrainConfig, Trainer
 
 
 def add_commands(sub: Any) -> None:
@@ -88,7 +88,7 @@ def _common(p: argparse.ArgumentParser, *, epochs_default: int | None) -> None:
 
 # -- commands ----------------------------------------------------------------------------------------
 def run_train(args: argparse.Namespace) -> int:
-    from lrlab.train import Run
+    from lrlab.lab.train import Run
 
     schedule = parse(args.schedule)
     runs = [Run(schedule, args.seed, args.label or str(schedule))]
@@ -100,12 +100,12 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from lrlab.train import Run
+    from lrlab.lab.train import Run
 
     runs: list[Run] = []
     options: dict[str, Any] = {}
     if args.preset:
-        from lrlab.presets import load_preset
+        from lrlab.lab.presets import load_preset
 
         preset = load_preset(args.preset)
         training = preset.training
@@ -133,7 +133,7 @@ def run_compare(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else _default_out(Path(name).stem)
     _train(args, runs, config, out)
     if not args.no_report:
-        from lrlab.report import write_report
+        from lrlab.reports.job import write_report
 
         paths = write_report(out)
         print(f"report: {paths[0]} and {paths[1]}")
@@ -141,13 +141,13 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    from lrlab.sweep_report import is_sweep_folder, write_sweep_report
+    from lrlab.reports.sweep import is_sweep_folder, write_sweep_report
 
     folder = Path(args.folder)
     if is_sweep_folder(folder):  # a sweep's folder: its table, conclusion and figures
         md, html = write_sweep_report(folder)
     else:
-        from lrlab.report import write_report
+        from lrlab.reports.job import write_report
 
         md, html = write_report(folder)
     print(f"report: {md} and {html}")
@@ -160,7 +160,7 @@ def _default_out(name: str) -> Path:
 
 
 def _stored_job(out: Path) -> tuple[list[Run], dict[str, Any]]:
-    from lrlab.train import Run
+    from lrlab.lab.train import Run
 
     path = out / "job.json"
     if not path.is_file():
@@ -173,8 +173,8 @@ def _stored_job(out: Path) -> tuple[list[Run], dict[str, Any]]:
 
 
 def _config(args: argparse.Namespace, options: dict[str, Any]) -> TrainConfig:
-    from lrlab.models import ModelConfig
-    from lrlab.train import TrainConfig
+    from lrlab.lab.models import ModelConfig
+    from lrlab.lab.train import TrainConfig
 
     def pick(name: str, default: Any) -> Any:
         value = getattr(args, name, None)
@@ -189,8 +189,8 @@ def _config(args: argparse.Namespace, options: dict[str, Any]) -> TrainConfig:
 
 
 def _train(args: argparse.Namespace, runs: list[Run], config: TrainConfig, out: Path) -> None:
-    from lrlab.data import load_fashion_mnist
-    from lrlab.train import Trainer
+    from lrlab.lab.data import load_fashion_mnist
+    from lrlab.lab.train import Trainer
 
     choices: dict[str, bool | str] = {"auto": "auto", "on": True, "off": False}
     fused = choices[args.fused]
@@ -236,7 +236,7 @@ def _lr(rec: dict[str, Any]) -> str:
 
 
 def _plain_listener() -> Any:
-    from lrlab.train import Listener
+    from lrlab.lab.train import Listener
 
     class Plain(Listener):
         def close(self) -> None:
@@ -276,7 +276,7 @@ def _rich_listener() -> Any:
     )
     from rich.table import Table
 
-    from lrlab.train import Listener
+    from lrlab.lab.train import Listener
 
     class Fancy(Listener):
         def started(self, trainer: Trainer) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lrlab.compat._common import check, check_flag, check_list, check_schedules, joined, rate, refuse
+from lrlab.frameworks.compat._common import check, check_flag, check_list, check_schedules, joined, rate, refuse
 from lrlab.schedules import (
     Clipped,
     Constant,

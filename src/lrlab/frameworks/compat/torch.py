@@ -23,7 +23,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lrlab.compat._common import check, check_flag, check_int, check_list, check_schedules, joined, plain, rate, refuse
+from lrlab.frameworks.compat._common import (
+    check,
+    check_flag,
+    check_int,
+    check_list,
+    check_schedules,
+    joined,
+    plain,
+    rate,
+    refuse,
+)
 from lrlab.schedules import (
     Cosine,
     CosineRestarts,

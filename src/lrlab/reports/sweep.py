@@ -1,4 +1,4 @@
-"""The report of a sweep folder (`lrlab.sweep_run`), drawn from its result files only (no torch).
+"""The report of a sweep folder (`lrlab.sweeps.run`), drawn from its result files only (no torch).
 
 `write_sweep_report(folder)` reads ``sweep.json``, each finished trial's
 ``result.json`` and ``metrics.jsonl``, and writes ``report.md`` (with PNG
@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from lrlab.plots import pyplot
-from lrlab.results import ResultsError, RunResults, atomic_write_bytes, atomic_write_text, read_results
-from lrlab.sweep_run import SWEEP, TRIALS, TrialRecord, read_trial_records
-from lrlab.sweeps import SettingSummary, Summary, Sweep, conclusion, setting_id, summarize, sweep_from_dict
+from lrlab.lab.store import ResultsError, RunResults, atomic_write_bytes, atomic_write_text, read_results
+from lrlab.reports.plots import pyplot
+from lrlab.sweeps.run import SWEEP, TRIALS, TrialRecord, read_trial_records
+from lrlab.sweeps.sweep import SettingSummary, Summary, Sweep, conclusion, setting_id, summarize, sweep_from_dict
 
 __all__ = ["is_sweep_folder", "sweep_table", "write_sweep_report"]
 
@@ -34,7 +34,7 @@ _NAMES = {"test_acc": "test accuracy", "train_loss": "train loss", "train_acc": 
 
 
 def is_sweep_folder(folder: str | Path) -> bool:
-    """Whether `folder` holds a sweep (a ``sweep.json`` written by `lrlab.sweep_run`)."""
+    """Whether `folder` holds a sweep (a ``sweep.json`` written by `lrlab.sweeps.run`)."""
     path = Path(folder) / SWEEP
     if not path.is_file():
         return False

@@ -1,4 +1,4 @@
-"""Result files of a training job, written by `lrlab.train` and read by `lrlab.report`. No torch here.
+"""Result files of a training job, written by `lrlab.lab.train` and read by `lrlab.reports.job`. No torch here.
 
 A job folder holds:
 

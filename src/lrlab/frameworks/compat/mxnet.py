@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lrlab.compat._common import check, check_int, check_list, joined, rate, refuse
+from lrlab.frameworks.compat._common import check, check_int, check_list, joined, rate, refuse
 from lrlab.schedules import Constant, Cosine, Factor, Linear, MultiFactor, Poly, Schedule, Skip, Warmup
 from lrlab.schedules.base import choice
 

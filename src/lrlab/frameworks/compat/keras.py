@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lrlab.compat._common import check, check_flag, check_list, rate, refuse
+from lrlab.frameworks.compat._common import check, check_flag, check_list, rate, refuse
 from lrlab.schedules import (
     Cosine,
     CosineRestarts,

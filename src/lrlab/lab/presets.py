@@ -18,7 +18,7 @@ from typing import Any
 
 from lrlab.errors import ScheduleError, closest_names
 from lrlab.schedules.base import Schedule
-from lrlab.spec import parse
+from lrlab.schedules.spec import parse
 
 __all__ = ["Preset", "PresetRun", "TrainingOptions", "load_preset", "preset_names"]
 
@@ -69,7 +69,7 @@ class Preset:
 
 def preset_names() -> list[str]:
     """The names of the presets shipped with lrlab."""
-    folder = resources.files(__name__)
+    folder = resources.files("lrlab.lab.experiments")
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
 
 
@@ -83,7 +83,7 @@ def load_preset(name_or_path: str | Path) -> Preset:
         names = preset_names()
         if name not in names:
             raise ScheduleError(f"unknown preset {name!r}; {closest_names(name, names)}")
-        text = resources.files(__name__).joinpath(f"{name}.toml").read_text()
+        text = resources.files("lrlab.lab.experiments").joinpath(f"{name}.toml").read_text()
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -39,7 +39,7 @@ seed) and the parsed schedule.
 'w=5_seed=0-...'
 
 Sweeps are data too (`load_sweep` reads TOML, and YAML when PyYAML is
-installed); the presets in ``lrlab/sweeps_presets/`` answer the exercises
+installed); the presets in ``lrlab/sweeps/presets/`` answer the exercises
 of the learning-rate scheduling chapter. `summarize` and `conclusion` turn
 the final metrics of the trials into a table and one sentence.
 """
@@ -67,7 +67,7 @@ import numpy as np
 
 from lrlab.errors import ScheduleError, closest_names
 from lrlab.schedules.base import Schedule
-from lrlab.spec import parse
+from lrlab.schedules.spec import parse
 
 __all__ = [
     "SweepError",
@@ -108,7 +108,7 @@ PERS = ("epoch", "step")
 #: the file formats `load_sweep` reads, by suffix
 SUFFIXES = (".toml", ".yaml", ".yml")
 
-_PRESETS = "sweeps_presets"
+_PRESETS = "presets"
 _MAX_TEMPLATE = 10_000
 _MAX_NAME = 80
 
@@ -803,7 +803,7 @@ def sweep_from_dict(data: Mapping[str, Any], *, name: str = "") -> Sweep:
 
 def sweep_names() -> list[str]:
     """The names of the sweeps shipped with lrlab."""
-    folder = resources.files("lrlab").joinpath(_PRESETS)
+    folder = resources.files("lrlab.sweeps").joinpath(_PRESETS)
     return sorted(p.name.rsplit(".", 1)[0] for p in folder.iterdir() if p.name.endswith(SUFFIXES))
 
 
@@ -840,7 +840,7 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
     names = sweep_names()
     if name not in names:
         raise SweepError(f"unknown sweep {name!r}; {closest_names(name, names)}")
-    folder = resources.files("lrlab").joinpath(_PRESETS)
+    folder = resources.files("lrlab.sweeps").joinpath(_PRESETS)
     for suffix in SUFFIXES:
         entry = folder.joinpath(name + suffix)
         if entry.is_file():

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from lrlab.plots import pyplot
-from lrlab.results import JobResults, RunResults, atomic_write_bytes, atomic_write_text, read_results
+from lrlab.lab.store import JobResults, RunResults, atomic_write_bytes, atomic_write_text, read_results
+from lrlab.reports.plots import pyplot
 from lrlab.schedules.base import FloatArray
 
 __all__ = ["Row", "chapter_reference", "summary_rows", "write_report"]
@@ -50,8 +50,8 @@ lrlab runs what the chapter's text describes, so some runs differ from what the 
 
 
 def chapter_reference() -> dict[str, Any]:
-    """The book's printed numbers and bands (``lrlab/reference/chapter_results.json``)."""
-    text = resources.files("lrlab").joinpath("reference/chapter_results.json").read_text()
+    """The book's printed numbers and bands (``lrlab/lab/experiments/chapter_results.json``)."""
+    text = resources.files("lrlab.lab.experiments").joinpath("chapter_results.json").read_text()
     data: dict[str, Any] = json.loads(text)
     return data
 

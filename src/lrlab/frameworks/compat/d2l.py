@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lrlab.compat._common import check, check_list, rate, refuse
+from lrlab.frameworks.compat._common import check, check_list, rate, refuse
 from lrlab.schedules import Cosine, Factor, MultiFactor, Schedule, Skip, SquareRoot, Warmup
 
 __all__ = ["SquareRootScheduler", "FactorScheduler", "MultiFactorScheduler", "CosineScheduler"]

@@ -19,7 +19,7 @@ Runs are stepped one after another on each batch (``fused=False``), or all
 runs of a seed in one vectorised pass (``fused=True``: ``torch.func.vmap``
 over stacked parameters; each run keeps its own optimizer and scheduler).
 A run whose loss stops being finite is stopped and marked diverged; the others
-go on. After every epoch the job writes its metrics (`lrlab.results`) and an
+go on. After every epoch the job writes its metrics (`lrlab.lab.store`) and an
 atomic checkpoint, so ``resume=True`` continues a killed job and ends with the
 same numbers as a job never interrupted.
 """
@@ -43,13 +43,13 @@ import torch.nn.functional as F
 from torch import nn
 
 import lrlab
-from lrlab.data import Dataset
 from lrlab.errors import ScheduleError, invalid
-from lrlab.models import ModelConfig, build_model
-from lrlab.results import CHECKPOINT, JOB, METRICS, atomic_write_bytes, atomic_write_text, dumps, write_records
+from lrlab.frameworks.torch import ScheduleLR
+from lrlab.lab.data import Dataset
+from lrlab.lab.models import ModelConfig, build_model
+from lrlab.lab.store import CHECKPOINT, JOB, METRICS, atomic_write_bytes, atomic_write_text, dumps, write_records
 from lrlab.schedules.base import Schedule
-from lrlab.spec import parse
-from lrlab.torch import ScheduleLR
+from lrlab.schedules.spec import parse
 
 __all__ = [
     "PER",
@@ -140,7 +140,7 @@ class TensorData:
 
 
 def to_tensors(data: Dataset, device: str | torch.device = "cpu") -> TensorData:
-    """Move a `lrlab.data.Dataset` to `device`: pixels / 255 as float32, one channel."""
+    """Move a `lrlab.lab.data.Dataset` to `device`: pixels / 255 as float32, one channel."""
 
     def images(a: np.ndarray[Any, Any]) -> torch.Tensor:
         x = torch.from_numpy(np.array(a, dtype=np.uint8)).to(device)
@@ -650,7 +650,7 @@ def train(
     records written to ``metrics.jsonl``) and ``diverged_epoch``.
     """
     if data is None:
-        from lrlab.data import load_fashion_mnist
+        from lrlab.lab.data import load_fashion_mnist
 
         data = load_fashion_mnist()
     trainer = Trainer(

@@ -308,7 +308,7 @@ def _suggest(lrs: list[float], smoothed: list[float], start: float) -> tuple[flo
 
 def plot_find_lr(result: FindLRResult, path: str | Path, *, title: str | None = None) -> Path:
     """Draw loss against rate (log x) with the suggestions marked, and write a PNG to `path`."""
-    from lrlab.plots import pyplot
+    from lrlab.reports.plots import pyplot
 
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.2))

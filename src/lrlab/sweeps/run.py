@@ -1,4 +1,4 @@
-"""Run a sweep (`lrlab.sweeps`) into a folder, trial by trial, so it can be stopped and resumed.
+"""Run a sweep (`lrlab.sweeps.sweep`) into a folder, trial by trial, so it can be stopped and resumed.
 
 The folder holds::
 
@@ -14,7 +14,7 @@ so an interrupted sweep, rerun with the same command, ends with the numbers of
 a sweep never interrupted. Rerunning into a folder whose ``sweep.json`` holds a
 different sweep is refused, naming the field that differs.
 
-Each trial is one `lrlab.train.train` call with one run, so what it computes
+Each trial is one `lrlab.lab.train.train` call with one run, so what it computes
 depends only on the sweep and the trial, whichever backend ran it:
 
 * ``backend="local"`` trains the trials one after another in this process;
@@ -39,13 +39,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lrlab.results import METRICS, ResultsError, atomic_write_text, read_results
-from lrlab.sweeps import Sweep, SweepError, Trial, expand, summarize
+from lrlab.lab.store import METRICS, ResultsError, atomic_write_text, read_results
+from lrlab.sweeps.sweep import Sweep, SweepError, Trial, expand, summarize
 
 if TYPE_CHECKING:
-    from lrlab.data import Dataset
-    from lrlab.sweeps import Summary
-    from lrlab.train import TrainConfig
+    from lrlab.lab.data import Dataset
+    from lrlab.lab.train import TrainConfig
+    from lrlab.sweeps.sweep import Summary
 
 __all__ = [
     "BACKENDS",
@@ -144,8 +144,8 @@ class SweepOutcome:
 # -- setup ----------------------------------------------------------------------------------------
 def train_config(sweep: Sweep) -> TrainConfig:
     """The trainer's config for every trial of `sweep` (epochs, per, and ``options``)."""
-    from lrlab.models import ModelConfig
-    from lrlab.train import TrainConfig
+    from lrlab.lab.models import ModelConfig
+    from lrlab.lab.train import TrainConfig
 
     unknown = sorted(set(sweep.options) - set(OPTIONS))
     if unknown:
@@ -256,7 +256,7 @@ def read_trial_records(out: str | Path) -> list[TrialRecord]:
 
 def _write_results(out: Path) -> None:
     records = read_trial_records(out)
-    from lrlab.results import dumps
+    from lrlab.lab.store import dumps
 
     atomic_write_text(out / RESULTS, "".join(dumps(r.to_dict()) + "\n" for r in records))
 
@@ -277,7 +277,7 @@ def _complete(trial: Trial, folder: Path, status: str) -> TrialRecord:
         trial.trial_id, dict(trial.params), trial.seed, trial.spec, status, len(run.epochs), run.diverged_epoch, metrics
     )
     atomic_write_text(folder / TRIAL, json.dumps(_trial_dict(trial, status, epochs_done=len(run.epochs)), indent=2))
-    from lrlab.results import dumps
+    from lrlab.lab.store import dumps
 
     atomic_write_text(folder / RESULT, dumps(record.to_dict()) + "\n")
     return record
@@ -293,7 +293,7 @@ def run_trial(
     listener: Any = None,
 ) -> TrialRecord:
     """Train one trial into `folder` (resuming it if it was cut short) and mark it done."""
-    from lrlab.train import Run, train
+    from lrlab.lab.train import Run, train
 
     folder.mkdir(parents=True, exist_ok=True)
     atomic_write_text(folder / TRIAL, json.dumps(_trial_dict(trial, "running"), indent=2))
@@ -326,8 +326,8 @@ def run_sweep(
 ) -> SweepOutcome:
     """Run every unfinished trial of `sweep` into `out` (see the module docstring); returns what is finished.
 
-    `data` (a `lrlab.data.Dataset`) is used as given; otherwise Fashion-MNIST
-    is loaded from `data_path` (or found). `listener` (a `lrlab.train.Listener`)
+    `data` (a `lrlab.lab.data.Dataset`) is used as given; otherwise Fashion-MNIST
+    is loaded from `data_path` (or found). `listener` (a `lrlab.lab.train.Listener`)
     receives the training hooks of the local backend (tests use it to interrupt).
     """
     if backend not in BACKENDS:
@@ -342,7 +342,7 @@ def run_sweep(
     trials = expand(sweep)
     config = train_config(sweep)
     if data is None:
-        from lrlab.data import load_fashion_mnist
+        from lrlab.lab.data import load_fashion_mnist
 
         data = load_fashion_mnist(data_path, log=None if quiet else (lambda text: print(text, file=sys.stderr)))
     _prepare_folder(sweep, out, data.describe())
@@ -405,7 +405,7 @@ class _Log:
         self.line(f"[{self.done}/{self.total}] {record.trial_id}: {state}")
 
     def listener(self, trial: Trial, inner: Any) -> Any:
-        from lrlab.train import Listener
+        from lrlab.lab.train import Listener
 
         log = self
 
@@ -444,7 +444,7 @@ class _Log:
 def _run_local(
     todo: list[Trial], config: TrainConfig, data: Dataset, out: Path, device: str, log: _Log, listener: Any
 ) -> None:
-    from lrlab.train import to_tensors
+    from lrlab.lab.train import to_tensors
 
     tensors = to_tensors(data, device)
     for trial in todo:
@@ -580,8 +580,8 @@ def _tune_trainable(
 ) -> None:
     from ray import tune
 
-    from lrlab.sweeps import sweep_from_dict
-    from lrlab.train import Listener
+    from lrlab.lab.train import Listener
+    from lrlab.sweeps.sweep import sweep_from_dict
 
     stored = json.loads((Path(folder) / SWEEP).read_text())
     trials = {t.trial_id: t for t in expand(sweep_from_dict(stored["sweep"]))}

@@ -1,0 +1,1 @@
+"""Built-in experiments, their presets and reference numbers (data files beside this module)."""
