@@ -5,7 +5,17 @@ adapters (``lrlab.torch``, ``lrlab.keras``, ``lrlab.optax``, ``lrlab.mxnet``)
 import their framework when you import them.
 """
 
-from lrlab.errors import ScheduleError, SpecError
+from lrlab.errors import (
+    DataError,
+    ExperimentError,
+    LabError,
+    LrlabError,
+    ResultsError,
+    ScheduleError,
+    SpecError,
+    SweepError,
+    TrainError,
+)
 from lrlab.schedules import (
     REGISTRY,
     WSD,
@@ -61,6 +71,13 @@ from lrlab.schedules.spec import from_dict, parse, to_dict
 __version__ = "0.1.0"
 
 __all__ = [
+    "DataError",
+    "ExperimentError",
+    "LabError",
+    "LrlabError",
+    "ResultsError",
+    "SweepError",
+    "TrainError",
     "REGISTRY",
     "WSD",
     "Clipped",

@@ -12,7 +12,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from lrlab.errors import ScheduleError
+from lrlab.errors import LrlabError
 
 COMMAND_MODULES = ("lrlab.cli.schedules", "lrlab.cli.findlr", "lrlab.cli.train", "lrlab.cli.sweep")
 
@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except ScheduleError as exc:
+    except LrlabError as exc:
         print(f"lrlab {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -32,7 +32,7 @@ from typing import IO, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from lrlab.errors import ScheduleError
+from lrlab.errors import DataError
 
 __all__ = [
     "DEBIAN_DIR",
@@ -101,8 +101,6 @@ FASHION_MNIST_FILES = (
 _NAMES = tuple(f.name for f in FASHION_MNIST_FILES)
 
 
-class DataError(ScheduleError):
-    """A data file is missing, truncated, corrupt or of the wrong kind (the message says how to fix it)."""
 
 
 def _fix_hint(path: Path) -> str:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lrlab.errors import ScheduleError
+from lrlab.errors import ResultsError
 
 __all__ = [
     "CHECKPOINT",
@@ -46,8 +46,6 @@ METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.pt"
 
 
-class ResultsError(ScheduleError):
-    """A results folder is missing files or holds something lrlab did not write."""
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

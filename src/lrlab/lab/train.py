@@ -43,7 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import lrlab
-from lrlab.errors import ScheduleError, invalid
+from lrlab.errors import TrainError, invalid
 from lrlab.frameworks.torch import ScheduleLR
 from lrlab.lab.data import Dataset
 from lrlab.lab.models import ModelConfig, build_model
@@ -74,8 +74,6 @@ _CHECK_EVERY = 16  # batches between divergence checks (one host sync each)
 _CHANNELS_LAST = {"cpu": True}
 
 
-class TrainError(ScheduleError):
-    """A training job cannot start or resume as asked."""
 
 
 @dataclass(frozen=True, init=False)

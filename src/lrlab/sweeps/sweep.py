@@ -65,7 +65,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from lrlab.errors import ScheduleError, closest_names
+from lrlab.errors import ScheduleError, SweepError, closest_names
 from lrlab.schedules.base import Schedule
 from lrlab.schedules.spec import parse
 
@@ -113,8 +113,6 @@ _MAX_TEMPLATE = 10_000
 _MAX_NAME = 80
 
 
-class SweepError(ScheduleError):
-    """A sweep, its template, grid, random search or result table is not valid."""
 
 
 def _bad(name: str, value: Any, requirement: str, where: str = "") -> SweepError:

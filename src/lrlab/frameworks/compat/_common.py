@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lrlab.errors import ScheduleError, invalid
+from lrlab.errors import LrlabError, invalid
 from lrlab.schedules import Join, Schedule
 from lrlab.schedules.base import flag, number, numbers_tuple, schedule
 
@@ -53,7 +53,7 @@ def check_schedules(where: str, name: str, value: Any) -> tuple[Schedule, ...]:
     return tuple(schedule(where, f"{name}[{i}]", s) for i, s in enumerate(value))
 
 
-def refuse(where: str, name: str, value: Any, requirement: str) -> ScheduleError:
+def refuse(where: str, name: str, value: Any, requirement: str) -> LrlabError:
     """The error for a peer argument lrlab cannot reproduce, in the standard shape."""
     return invalid(name, value, requirement, where=where)
 
