@@ -1,7 +1,9 @@
 """Hypothesis strategies that build valid schedules of every registered family.
 
-`STRATEGIES` maps a registry name to a strategy; families added elsewhere
-bring their strategies in `tests/strategies_extra.py` (`EXTRA_STRATEGIES`).
+`STRATEGIES` maps each registry name to a strategy of valid instances with
+moderate parameters, one entry per family, written once: a family added to
+the registry brings its entry here (``tests/test_registry.py`` fails until it
+does). `any_schedule` nests the combinators around the other families.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from hypothesis import strategies as st
 
 import lrlab
 
+Strategy = st.SearchStrategy[lrlab.Schedule]
+
 rates = st.floats(min_value=1e-4, max_value=2.0, allow_nan=False)
 small_rates = st.floats(min_value=0.0, max_value=0.05, allow_nan=False)
 horizons = st.one_of(st.integers(min_value=1, max_value=500), st.floats(min_value=0.5, max_value=500.0))
+offsets = st.one_of(st.integers(min_value=0, max_value=200), st.floats(min_value=0.0, max_value=200.0))
 decays = st.floats(min_value=0.05, max_value=1.0)
 powers = st.floats(min_value=0.1, max_value=4.0)
 
@@ -60,7 +65,14 @@ def _wsd(draw: Any) -> lrlab.Schedule:
     )
 
 
-BASE_STRATEGIES: dict[str, st.SearchStrategy[lrlab.Schedule]] = {
+@st.composite
+def _join(draw: Any, inner: Strategy) -> lrlab.Schedule:
+    pieces = draw(st.lists(inner, min_size=1, max_size=3))
+    bounds = draw(_increasing(len(pieces) - 1, len(pieces) - 1))
+    return lrlab.join(pieces, boundaries=bounds)
+
+
+_SHAPES: dict[str, Strategy] = {
     "constant": st.builds(lrlab.constant, rates),
     "square_root": st.builds(lrlab.square_root, rates),
     "inverse_power": st.builds(lrlab.inverse_power, rates, power=powers, offset=st.floats(0.1, 10.0)),
@@ -92,60 +104,36 @@ BASE_STRATEGIES: dict[str, st.SearchStrategy[lrlab.Schedule]] = {
         anneal=st.sampled_from(["cos", "linear"]),
     ),
     "wsd": _wsd(),
+    "inverse_time": st.builds(
+        lrlab.inverse_time, rates, rate=st.floats(0.0, 5.0), every=horizons, staircase=st.booleans()
+    ),
+    "cosine_wave": st.builds(lrlab.cosine_wave, rates, steps=horizons, final_lr=small_rates),
+    "poly_cycle": st.builds(lrlab.poly_cycle, rates, steps=horizons, power=powers, final_lr=small_rates),
 }
 
 
-def _leaf() -> st.SearchStrategy[lrlab.Schedule]:
-    return st.one_of(*BASE_STRATEGIES.values())
-
-
-def _combinators(inner: st.SearchStrategy[lrlab.Schedule]) -> st.SearchStrategy[lrlab.Schedule]:
-    return st.one_of(
-        st.builds(
+def _combinators(inner: Strategy) -> dict[str, Strategy]:
+    """The families made of schedules, around schedules drawn from `inner`."""
+    return {
+        "warmup": st.builds(
             lrlab.warmup,
             inner,
             steps=st.integers(0, 50),
             start_lr=small_rates,
             mode=st.sampled_from(["linear", "constant"]),
         ),
-        st.builds(lrlab.scaled, inner, by=st.floats(0.0, 3.0)),
-        st.builds(lrlab.clipped, inner, min_lr=small_rates, max_lr=st.none() | st.floats(0.05, 3.0)),
-        _join(inner),
-    )
+        "join": _join(inner),
+        "scaled": st.builds(lrlab.scaled, inner, by=st.floats(0.0, 3.0)),
+        "clipped": st.builds(lrlab.clipped, inner, min_lr=small_rates, max_lr=st.none() | st.floats(0.05, 3.0)),
+        "skip": st.builds(lrlab.skip, inner, steps=offsets),
+        "lifted": st.builds(lrlab.lifted, inner, by=small_rates),
+    }
 
 
-@st.composite
-def _join(draw: Any, inner: st.SearchStrategy[lrlab.Schedule]) -> lrlab.Schedule:
-    pieces = draw(st.lists(inner, min_size=1, max_size=3))
-    bounds = draw(_increasing(len(pieces) - 1, len(pieces) - 1))
-    return lrlab.join(pieces, boundaries=bounds)
+_shape: Strategy = st.one_of(*_SHAPES.values())
 
-
-COMBINATOR_STRATEGIES: dict[str, st.SearchStrategy[lrlab.Schedule]] = {
-    "warmup": st.builds(
-        lrlab.warmup,
-        _leaf(),
-        steps=st.integers(0, 50),
-        start_lr=small_rates,
-        mode=st.sampled_from(["linear", "constant"]),
-    ),
-    "scaled": st.builds(lrlab.scaled, _leaf(), by=st.floats(0.0, 3.0)),
-    "clipped": st.builds(lrlab.clipped, _leaf(), min_lr=small_rates, max_lr=st.none() | st.floats(0.05, 3.0)),
-    "join": _join(_leaf()),
-}
-
-try:
-    from strategies_extra import EXTRA_STRATEGIES
-except ImportError:  # no extra families registered yet
-    EXTRA_STRATEGIES = {}
-
-STRATEGIES: dict[str, st.SearchStrategy[lrlab.Schedule]] = {
-    **BASE_STRATEGIES,
-    **COMBINATOR_STRATEGIES,
-    **EXTRA_STRATEGIES,
-}
+#: one strategy per registered family, by its spec name
+STRATEGIES: dict[str, Strategy] = {**_SHAPES, **_combinators(_shape)}
 
 #: any schedule, nested up to a few levels deep
-any_schedule: st.SearchStrategy[lrlab.Schedule] = st.recursive(
-    st.one_of(*BASE_STRATEGIES.values(), *EXTRA_STRATEGIES.values()), _combinators, max_leaves=4
-)
+any_schedule: Strategy = st.recursive(_shape, lambda inner: st.one_of(*_combinators(inner).values()), max_leaves=4)

@@ -14,8 +14,10 @@ import pytest
 torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
+import lrlab  # noqa: E402
 from lrlab.errors import ScheduleError  # noqa: E402
-from lrlab.lab.findlr import FindLRResult, find_lr, plot_find_lr  # noqa: E402
+from lrlab.lab.findlr import RULES, FindLRResult, find_lr  # noqa: E402
+from lrlab.reports.plots import find_lr_figure, save_figure  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -229,11 +231,60 @@ def test_batches_must_be_pairs() -> None:
 def test_the_plot_is_written(tmp_path: Path) -> None:
     x, y, _ = _regression()
     result = find_lr(nn.Linear(4, 1), nn.MSELoss(), [(x, y)], start=1e-4, end=100.0, steps=80)
-    path = plot_find_lr(result, tmp_path / "sub" / "lr.png")
+    path = save_figure(find_lr_figure(result), tmp_path / "sub" / "lr.png")
     assert path.read_bytes().startswith(PNG_MAGIC)
     empty = FindLRResult((), (), (), None, None, None, "the loss was not finite", 1e-5, 1e-5, 10.0, 200, 0.98, 4.0)
-    assert plot_find_lr(empty, tmp_path / "empty.png").read_bytes().startswith(PNG_MAGIC)
+    assert save_figure(find_lr_figure(empty), tmp_path / "empty.png").read_bytes().startswith(PNG_MAGIC)
     assert "no suggestion" in empty.describe()
+
+
+def test_the_plot_names_the_rule_in_the_consoles_words() -> None:
+    x, y, _ = _regression()
+    result = find_lr(nn.Linear(4, 1), nn.MSELoss(), [(x, y)], start=1e-4, end=100.0, steps=80)
+    assert result.rule in RULES and RULES[result.rule] in result.rule_text
+    labels = [t.get_text() for t in find_lr_figure(result).legends[0].get_texts()]  # below the axes
+    assert f"suggested: {result.rule_text}" in labels
+    assert f"suggested maximum learning rate: {result.rule_text}" in result.describe()
+
+
+# -- the other modes ----------------------------------------------------------------------------------------
+def test_a_linear_sweep_steps_the_rate_evenly() -> None:
+    x, y, _ = _regression()
+    result = find_lr(nn.Linear(4, 1), nn.MSELoss(), [(x, y)], start=0.001, end=0.1, steps=34, step_mode="linear")
+    assert len(result.lrs) == 34 and result.step_mode == "linear"
+    np.testing.assert_allclose(np.diff(result.lrs), 0.099 / 33, rtol=1e-9)
+
+
+def test_validation_mode_records_the_held_out_loss_after_each_update() -> None:
+    x, y, _ = _regression()
+    held = [(x[:64], y[:64])]
+    model = nn.Linear(4, 1)
+    seen: list[float] = []
+
+    def loss_fn(out: Any, target: Any) -> Any:
+        return nn.functional.mse_loss(out, target)
+
+    def progress(done: int, steps: int) -> None:
+        with torch.no_grad():
+            seen.append(float(loss_fn(model(held[0][0]), held[0][1])))
+
+    result = find_lr(
+        model, loss_fn, [(x[64:], y[64:])], start=1e-4, end=1e-2, steps=20, val_batches=held, progress=progress
+    )
+    assert result.validation and len(result.losses) == 20
+    np.testing.assert_allclose(result.losses, seen, rtol=1e-6)  # the held-out loss after each update
+
+
+def test_the_suggestion_becomes_a_schedule() -> None:
+    x, y, _ = _regression()
+    result = find_lr(nn.Linear(4, 1), nn.MSELoss(), [(x, y)], start=1e-4, end=100.0, steps=80)
+    assert result.suggested_lr is not None
+    rate = float(f"{result.suggested_lr:.3g}")
+    assert result.schedule("warmup(cosine({lr}, steps=20), steps=2)") == lrlab.warmup(
+        lrlab.cosine(rate, steps=20), steps=2
+    )
+    with pytest.raises(lrlab.ScheduleError, match="template must be a schedule spec with \\{lr\\}"):
+        result.schedule("cosine(0.1, steps=20)")
 
 
 # -- the command ----------------------------------------------------------------------------------------
@@ -272,6 +323,7 @@ def test_find_lr_command_writes_the_plot_and_suggests_a_rate(
     assert (out / "find-lr.png").read_bytes().startswith(PNG_MAGIC)
     record = json.loads((out / "find-lr.json").read_text())
     assert record["config"]["steps"] == 25 and record["config"]["batch_size"] == 16
+    assert record["config"]["experiment"] == "fashion-mnist-lenet" and record["config"]["optimizer"] == "sgd"
     assert record["run_id"] and record["versions"]["torch"] == torch.__version__
     res = record["result"]
     assert 1 <= len(res["lrs"]) <= 25 and res["lrs"][0] == pytest.approx(1e-4)
@@ -285,5 +337,5 @@ def test_find_lr_command_rejects_a_range_that_does_not_grow(
     from lrlab.cli import main
 
     code = main(["find-lr", "--data", str(tiny_fashion), "--start", "1", "--end", "0.1", "--out", str(tmp_path)])
-    assert code == 2
+    assert code == 1
     assert "lrlab find-lr: error: find-lr: --end must be > --start=1.0; got --end=0.1" in capsys.readouterr().err

@@ -9,7 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lrlab.lab.models import ModelConfig, build_model, lenet
+from lrlab.lab.experiments import BUILTIN
+from lrlab.lab.experiments.fashion_mnist import lenet as lenet_experiment
+from lrlab.lab.experiments.fashion_mnist import lenet_xavier
+from lrlab.lab.models import lenet, mlp
+from lrlab.lab.train import build_model
 
 
 def _chapter_order(net: nn.Sequential) -> nn.Sequential:
@@ -46,8 +50,8 @@ def test_lenet_has_the_chapters_layers_and_sizes() -> None:
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_pooling_before_relu_trains_bitwise_like_the_chapters_order(channels_last: bool) -> None:
     """max(relu(x)) == relu(max(x)) and the gradient reaches the same element: not one bit differs."""
-    fast = build_model(ModelConfig(), seed=3)
-    chapter = _chapter_order(build_model(ModelConfig(), seed=3))
+    fast = build_model(lenet_experiment(), 3)
+    chapter = _chapter_order(build_model(lenet_experiment(), 3))
     assert isinstance(chapter[1], nn.ReLU) and isinstance(chapter[2], nn.MaxPool2d)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     fast, chapter = fast.to(memory_format=fmt), chapter.to(memory_format=fmt)
@@ -67,14 +71,14 @@ def test_pooling_before_relu_trains_bitwise_like_the_chapters_order(channels_las
 def test_the_seed_decides_the_weights_and_leaves_the_global_rng_alone() -> None:
     torch.manual_seed(123)
     before = torch.get_rng_state()
-    a, b, c = build_model(ModelConfig(), 1), build_model(ModelConfig(), 1), build_model(ModelConfig(), 2)
+    a, b, c = (build_model(lenet_experiment(), seed) for seed in (1, 1, 2))
     assert torch.equal(torch.get_rng_state(), before)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     assert not torch.equal(a[0].weight, c[0].weight)
 
 
 def test_xavier_init_zeroes_the_biases() -> None:
-    net = build_model(ModelConfig(init="xavier"), 0)
+    net = build_model(lenet_xavier(), 0)
     for module in net:
         if isinstance(module, nn.Conv2d | nn.Linear):
             assert module.bias is not None and not module.bias.any()
@@ -85,6 +89,14 @@ def test_xavier_init_zeroes_the_biases() -> None:
 
 def test_bad_model_options_name_the_argument() -> None:
     with pytest.raises(ValueError, match=re.escape("variant must be one of 'lenet', 'tf'; got variant='resnet'")):
-        ModelConfig(variant="resnet")
+        lenet(variant="resnet")
     with pytest.raises(ValueError, match=re.escape("init must be one of 'torch', 'xavier'; got init='he'")):
-        ModelConfig(init="he")
+        lenet(init="he")
+
+
+def test_the_mlp_is_not_a_lenet_and_is_a_built_in_experiment() -> None:
+    net = mlp()
+    assert not any(isinstance(m, nn.Conv2d) for m in net.modules())
+    assert net(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+    assert sum(p.numel() for p in net.parameters()) == 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+    assert BUILTIN["fashion-mnist-mlp"].endswith(":mlp")

@@ -17,7 +17,8 @@ from lrlab.schedules.spec import MAX_DEPTH, MAX_SPEC_LENGTH
 def test_canonical_text_puts_the_first_argument_first_and_drops_defaults() -> None:
     s = lrlab.warmup(lrlab.cosine(0.3, steps=15, final_lr=0.01), steps=5)
     assert str(s) == "warmup(cosine(0.3, steps=15, final_lr=0.01), steps=5)"
-    assert repr(s) == "lrlab.warmup(cosine(0.3, steps=15, final_lr=0.01), steps=5)"
+    assert repr(s) == "lrlab.warmup(lrlab.cosine(0.3, steps=15, final_lr=0.01), steps=5)"
+    assert eval(repr(s), {"lrlab": lrlab}) == s
     assert str(lrlab.cyclic(0.001, 0.1, step_size=10, mode="exp_range", gamma=0.99)) == (
         'cyclic(0.001, max_lr=0.1, step_size=10, mode="exp_range", gamma=0.99)'
     )

@@ -22,7 +22,8 @@ from lrlab.cli import main
 from lrlab.lab.data import load_fashion_mnist
 from lrlab.lab.store import read_results
 from lrlab.reports.sweep import is_sweep_folder, write_sweep_report
-from lrlab.sweeps.run import run_sweep
+from lrlab.sweeps.backends import BACKENDS, get_backend, register_backend
+from lrlab.sweeps.run import SweepJob, run_sweep
 from lrlab.sweeps.sweep import Sweep, SweepError, expand
 
 #: Student's t 0.975 quantile with 1 degree of freedom (two seeds), from tables
@@ -187,14 +188,65 @@ def test_a_folder_holding_another_sweep_is_refused(reference: Path, data: Any, t
 def test_bad_arguments_are_named(tmp_path: Path, data: Any) -> None:
     with pytest.raises(SweepError, match=r"backend must be 'local' or 'ray'; got backend='slurm'"):
         run_sweep(tiny_sweep(), tmp_path / "a", backend="slurm", data=data)
-    with pytest.raises(SweepError, match=r"asha=True needs backend='ray'"):
+    with pytest.raises(SweepError, match=r"asha=True needs backend='ray'; got backend='local'"):
         run_sweep(tiny_sweep(), tmp_path / "a", asha=True, data=data)
-    with pytest.raises(SweepError, match=r"sweep option 'momentum' is not known"):
+    with pytest.raises(SweepError, match=r"address='ray://x:1' needs backend='ray'; got backend='local'"):
+        run_sweep(tiny_sweep(), tmp_path / "a", address="ray://x:1", data=data)
+    with pytest.raises(SweepError, match=r"training config has no option 'momentum'; valid names are batch_size"):
         run_sweep(tiny_sweep(options={"momentum": 0.9}), tmp_path / "a", data=data)
+    with pytest.raises(SweepError, match=r"judged by 'test_error', which experiment 'fashion-mnist-lenet' does not"):
+        run_sweep(tiny_sweep(conclusion_metric="min:test_error"), tmp_path / "a", data=data)
+    assert not (tmp_path / "a").exists()  # refused before anything was written
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "notes.txt").write_text("mine")
     with pytest.raises(SweepError, match=r"is not empty and holds no sweep.json"):
         run_sweep(tiny_sweep(), tmp_path / "full", data=data)
+
+
+# -- backends -------------------------------------------------------------------------------------------
+def test_backends_are_registered_and_the_cli_offers_them() -> None:
+    from lrlab.cli import build_parser
+
+    assert list(BACKENDS) == ["local", "ray"]
+    assert get_backend("ray").takes == {"address", "asha"} and get_backend("local").takes == set()
+    with pytest.raises(SweepError, match=r"backend must be 'local' or 'ray'; got backend='Ray'"):
+        get_backend("Ray")
+    parser = build_parser()
+    assert parser.parse_args(["sweep", TEMPLATE, "--backend", "ray"]).backend == "ray"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["sweep", TEMPLATE, "--backend", "slurm"])
+
+
+def test_a_backend_is_checked_when_registered() -> None:
+    with pytest.raises(SweepError, match=r"backend 'x' takes unknown options \['gpus'\]"):
+        register_backend("x", description="x", takes=("gpus",))
+    with pytest.raises(SweepError, match=r"backend 'local' is registered twice"):
+        register_backend("local", description="again")(lambda job: None)
+
+
+@pytest.mark.slow
+def test_a_new_backend_is_one_function_and_gets_the_same_folder(reference: Path, data: Any, tmp_path: Path) -> None:
+    order: list[str] = []
+
+    @register_backend("reversed", description="the trials in reverse order, in this process")
+    def run_reversed(job: SweepJob) -> None:
+        for trial in reversed(job.trials):
+            order.append(trial.trial_id)
+            job.done(job.train(trial))
+
+    try:
+        out = tmp_path / "reversed"
+        outcome = run_sweep(tiny_sweep(), out, backend="reversed", data=data, quiet=True)
+    finally:
+        BACKENDS.pop("reversed")
+    assert order == [t.trial_id for t in reversed(expand(tiny_sweep()))]
+    assert outcome.complete and outcome.ran == [t.trial_id for t in expand(tiny_sweep())]
+    assert len((out / "results.jsonl").read_text().splitlines()) == 4
+    mine, theirs = finals(out), finals(reference)
+    assert mine.keys() == theirs.keys()
+    for tid in mine:
+        for key in ("train_loss", "train_acc", "test_acc"):
+            assert mine[tid][key] == pytest.approx(theirs[tid][key], abs=1e-6), (tid, key)
 
 
 # -- the report -------------------------------------------------------------------------------------
@@ -223,11 +275,11 @@ def test_report_table_matches_the_metrics_files(reference: Path, tmp_path: Path)
         half = T_975_DF1 * std / math.sqrt(2)
         seeds, mean_std, interval, loss, diverged = table[label]
         assert seeds == "2" and diverged == "0"
-        assert mean_std == f"{mean:.4f} ± {std:.4f}"
+        assert mean_std == f"{mean:.4f} ± {std:.4f} (2 seeds)"
         assert interval == f"[{mean - half:.4f}, {mean + half:.4f}]"
         assert loss == f"{statistics.mean(r['train_loss'] for r in recs):.4f}"
     text = md.read_text()
-    assert re.search(r"^(Best is|Only one setting)", text, re.M)
+    assert re.search(r"^(Best is|Tie for the best|Only one setting)", text, re.M)
     assert "![final metric against lr](report-param-lr.png)" in text
     assert (out / "report-param-lr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (out / "report-curves.png").is_file()
@@ -239,10 +291,10 @@ def test_report_html_is_self_contained(reference: Path, tmp_path: Path) -> None:
     shutil.copytree(reference, out)
     write_sweep_report(out)
     page = (out / "report.html").read_text()
-    for png in (out / "report-param-lr.png", out / "report-curves.png"):
+    for png in (out / "report-schedules.png", out / "report-param-lr.png", out / "report-curves.png"):
         png.unlink()
     sources = re.findall(r'<img[^>]*src="([^"]+)"', page)
-    assert len(sources) == 2
+    assert len(sources) == 3  # the swept schedules, the metric against lr, the best and worst curves
     for src in sources:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:4] == b"\x89PNG"
@@ -361,7 +413,7 @@ def test_cli_sweep_end_to_end(data_dir: Path, tmp_path: Path, capsys: pytest.Cap
     assert main(argv) == 0
     assert "2 trials (2 already done)" in capsys.readouterr().out
     # a different grid into the same folder is refused, naming what differs
-    assert main([*argv[:3], "lr=0.2", *argv[4:]]) == 2
+    assert main([*argv[:3], "lr=0.2", *argv[4:]]) == 1  # a runtime refusal, not a usage error (argparse's 2)
     assert "grid: the folder has" in capsys.readouterr().err
     # lrlab report redraws a sweep's report from its folder, as it does a compare job's
     (out / "report.md").unlink()
@@ -390,7 +442,7 @@ def test_cli_preset_and_file_values_are_overridden(tmp_path: Path) -> None:
 
 
 def test_cli_without_a_template_or_preset_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["sweep", "--grid", "lr=0.1"]) == 2
+    assert main(["sweep", "--grid", "lr=0.1"]) == 1
     assert "TEMPLATE, --preset NAME or --file PATH" in capsys.readouterr().err
 
 

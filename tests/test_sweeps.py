@@ -13,24 +13,11 @@ import numpy as np
 import pytest
 
 import lrlab
-from lrlab.sweeps.sweep import (
-    Distribution,
-    Metric,
-    Sweep,
-    SweepError,
-    Template,
-    TrialResult,
-    conclusion,
-    expand,
-    load_sweep,
-    parse_grid,
-    parse_random,
-    parse_seeds,
-    student_t_quantile,
-    summarize,
-    sweep_from_dict,
-    sweep_names,
-)
+from lrlab.lab.stats import Metric
+from lrlab.sweeps.grid import Distribution, parse_grid, parse_random, parse_seeds
+from lrlab.sweeps.summary import TrialResult, conclusion, summarize
+from lrlab.sweeps.sweep import Sweep, SweepError, expand, load_sweep, sweep_from_dict, sweep_names
+from lrlab.sweeps.template import Template
 
 WARMUP = "warmup(cosine(0.3, steps={30-w}, final_lr=0.01), steps={w})"
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._=+-]+$")
@@ -438,29 +425,9 @@ def test_the_exercise_presets_sweep_what_the_exercises_ask() -> None:
 
 
 # -- analysis --------------------------------------------------------------------------------------
-# Student t quantiles t(0.975, df) from published tables (e.g. NIST/SEMATECH e-Handbook 1.3.6.7.2).
-T975 = {3: 3.182446305, 4: 2.776445105, 5: 2.570581836, 10: 2.228138852, 30: 2.042272456}
-
-
-@pytest.mark.parametrize(("df", "value"), sorted(T975.items()))
-def test_t_quantile_matches_published_tables(df: int, value: float) -> None:
-    assert student_t_quantile(0.975, df) == pytest.approx(value, abs=2e-9)
-
-
-@pytest.mark.parametrize("p", [0.6, 0.9, 0.975, 0.995, 0.9995])
-def test_t_quantile_matches_closed_forms_for_one_and_two_degrees_of_freedom(p: float) -> None:
-    assert student_t_quantile(p, 1) == pytest.approx(math.tan(math.pi * (p - 0.5)), rel=1e-10)  # Cauchy
-    assert student_t_quantile(p, 2) == pytest.approx((2 * p - 1) / math.sqrt(2 * p * (1 - p)), rel=1e-10)
-    assert student_t_quantile(1 - p, 7) == -student_t_quantile(p, 7)
-
-
-def test_t_quantile_tends_to_the_normal_and_rejects_bad_arguments() -> None:
-    assert student_t_quantile(0.975, 1e7) == pytest.approx(1.959963985, abs=1e-6)
-    assert student_t_quantile(0.5, 3) == 0.0
-    with pytest.raises(SweepError, match="p must be in"):
-        student_t_quantile(1.0, 3)
-    with pytest.raises(SweepError, match="df must be > 0"):
-        student_t_quantile(0.9, 0)
+# (the statistics themselves are tested in test_stats.py; here: how a sweep's results are grouped and told)
+#: Student t quantiles t(0.975, df) from published tables (NIST/SEMATECH e-Handbook 1.3.6.7.2)
+T975 = {1: 12.706204736, 2: 4.302652730}
 
 
 def _results(table: dict[int, list[tuple[float, float, bool]]]) -> list[dict[str, Any]]:
@@ -471,6 +438,11 @@ def _results(table: dict[int, list[tuple[float, float, bool]]]) -> list[dict[str
     ]
 
 
+def _interval(values: list[float], t: float) -> tuple[float, float]:
+    half = t * statistics.stdev(values) / math.sqrt(len(values))
+    return statistics.fmean(values) - half, statistics.fmean(values) + half
+
+
 def test_an_accuracys_interval_stays_within_0_and_1() -> None:
     # two seeds, one learned and one stuck at chance: mean 0.49, t(0.975, 1) = 12.7 makes the raw
     # interval about [-4.5, 5.5]
@@ -479,7 +451,7 @@ def test_an_accuracys_interval_stays_within_0_and_1() -> None:
     assert row.mean == pytest.approx(0.49) and row.std == pytest.approx(0.78 / math.sqrt(2))
     assert (row.ci_low, row.ci_high) == (0.0, 1.0)
     loss = summarize(_results({1: [(0.88, 0.3, False), (0.10, 2.3, False)]}), "min:train_loss").rows[0]
-    assert loss.ci_low == 0.0 and loss.ci_high == pytest.approx(1.3 + 12.706204736174707 * math.sqrt(2) / math.sqrt(2))
+    assert loss.ci_low == 0.0 and loss.ci_high == pytest.approx(1.3 + T975[1] * math.sqrt(2) / math.sqrt(2))
 
 
 def test_summary_numbers_per_setting() -> None:
@@ -492,19 +464,24 @@ def test_summary_numbers_per_setting() -> None:
     for row, w in zip(summary.rows, (0, 5), strict=True):
         accs = [a for a, _, _ in table[w]]
         mean, sd = statistics.fmean(accs), statistics.stdev(accs)
-        half = 4.302652730 * sd / math.sqrt(3)  # t(0.975, 2) from tables
         assert (row.n, row.runs, row.seeds, row.diverged) == (3, 3, (0, 1, 2), 0)
+        assert row.params == {"w": w}
+        assert row.values == pytest.approx(dict(enumerate(accs)))
         assert row.mean == pytest.approx(mean, abs=1e-12)
         assert row.std == pytest.approx(sd, abs=1e-12)
-        assert (row.ci_low, row.ci_high) == pytest.approx((mean - half, mean + half), abs=1e-9)
+        assert (row.ci_low, row.ci_high) == pytest.approx(_interval(accs, T975[2]), abs=1e-9)
         assert row.train_loss == pytest.approx(statistics.fmean(loss for _, loss, _ in table[w]), abs=1e-12)
+        assert row.as_dict()["seeds"] == [0, 1, 2] and row.as_dict()["setting"] == f"w={w}"
     assert summary.rows[0].std == pytest.approx(0.02, abs=1e-12)
-    assert summary.rows[0].ci_high - summary.rows[0].ci_low == pytest.approx(2 * 4.302652730 * 0.02 / math.sqrt(3))
+    assert summary.rows[0].ci_high - summary.rows[0].ci_low == pytest.approx(2 * T975[2] * 0.02 / math.sqrt(3))
     text = summary.format()
-    assert "w=0" in text and "0.82 ± 0.02" in text and "0.86 ± 0.01" in text and "95% interval" in text
+    low, high = _interval([0.80, 0.82, 0.84], T975[2])
+    assert "w=0" in text and "95% interval" in text
+    assert "0.8200 ± 0.0200 (3 seeds)" in text and "0.8600 ± 0.0100 (3 seeds)" in text
+    assert f"[{low:.4f}, {high:.4f}]" in text
 
 
-def test_conclusion_names_the_best_and_compares_its_lead_with_the_seed_spread() -> None:
+def test_conclusion_names_the_best_and_judges_its_lead_by_the_paired_differences() -> None:
     clear = summarize(
         _results(
             {
@@ -514,30 +491,46 @@ def test_conclusion_names_the_best_and_compares_its_lead_with_the_seed_spread() 
         )
     )
     sentence = conclusion(clear)
-    assert sentence.startswith("Best is w=5 (test_acc 0.86 ± 0.01 over 3 seeds), ahead of w=0")
-    assert "by 0.04, more than the seed spread (0.02)" in sentence
+    assert sentence.startswith(
+        "Best is w=5 with final test_acc 0.8600 ± 0.0100 (3 seeds), ahead of w=0 with 0.8200 ± 0.0200 (3 seeds) "
+        "by 0.0400; "
+    )
+    low, high = _interval([0.05, 0.04, 0.03], T975[2])  # w=5 minus w=0, seed by seed
+    assert f"paired over the same 3 seeds: difference 0.0400, 95% interval [{low:.4f}, {high:.4f}]" in sentence
+    assert sentence.endswith("which excludes 0, so the lead is larger than seed-to-seed noise.")
 
-    close = summarize(
+    noisy = summarize(
         _results(
             {
-                1: [(0.84, 0.3, False), (0.86, 0.3, False), (0.88, 0.3, False)],  # mean 0.86, sd 0.02
-                2: [(0.85, 0.3, False), (0.87, 0.3, False), (0.89, 0.3, False)],  # mean 0.87, sd 0.02
+                1: [(0.84, 0.3, False), (0.86, 0.3, False), (0.88, 0.3, False)],  # mean 0.86
+                2: [(0.87, 0.3, False), (0.85, 0.3, False), (0.89, 0.3, False)],  # mean 0.87
                 3: [(0.10, 2.3, True), (0.10, 2.3, True), (0.10, 2.3, True)],
             }
         )
     )
-    sentence = conclusion(close)
-    assert sentence.startswith("Best is w=2 (test_acc 0.87 ± 0.02 over 3 seeds), ahead of w=1")
-    assert "by 0.01, not more than the seed spread (0.02), so the lead may be seed noise" in sentence
-    assert close.rows[2].diverged == 3
+    sentence = conclusion(noisy)
+    assert sentence.startswith("Best is w=2 with final test_acc 0.8700 ± 0.0200 (3 seeds), ahead of w=1")
+    low, high = _interval([0.03, -0.01, 0.01], T975[2])  # the lead changes sign from seed to seed
+    assert low < 0 < high
+    assert f"difference 0.0100, 95% interval [{low:.4f}, {high:.4f}], which includes 0" in sentence
+    assert sentence.endswith("so the lead may be seed-to-seed noise.")
+    assert noisy.rows[2].diverged == 3
+    assert [r.label for r in noisy.ranked()] == ["w=2", "w=1", "w=3"]
 
 
-def test_conclusion_with_one_seed_says_the_spread_is_unknown() -> None:
+def test_a_sweep_whose_settings_give_the_same_numbers_ties() -> None:
+    same = [(0.81, 0.4, False), (0.84, 0.4, False)]
+    sentence = conclusion(summarize(_results({1: same, 2: list(same)})))
+    assert sentence.startswith("Tie for the best final test_acc: w=1 with 0.8250 ± 0.0212 (2 seeds) and w=2 with")
+    assert sentence.endswith("difference 0.0000, 95% interval [0.0000, 0.0000], so neither is better.")
+
+
+def test_conclusion_with_one_seed_says_the_noise_is_unknown() -> None:
     summary = summarize(_results({0: [(0.8, 0.5, False)], 5: [(0.9, 0.4, False)]}))
     assert math.isnan(summary.rows[0].std) and math.isnan(summary.rows[0].ci_low)
     sentence = conclusion(summary)
-    assert sentence.startswith("Best is w=5 (test_acc 0.9 from 1 seed)")
-    assert "seed spread is unknown" in sentence
+    assert sentence.startswith("Best is w=5 with final test_acc 0.9000, ahead of w=0 with 0.8000 by 0.1000")
+    assert "the seed-to-seed noise is unknown" in sentence
 
 
 def test_lower_is_better_metrics_and_non_finite_values() -> None:
@@ -551,9 +544,17 @@ def test_lower_is_better_metrics_and_non_finite_values() -> None:
     assert summary.metric == Metric("train_loss", higher_is_better=False)
     best = summary.ranked()[0]
     assert best.label == "w=5" and best.n == 1 and best.mean == 0.2 and best.diverged == 1
-    assert "1 of 2 diverged" in conclusion(summary)
+    sentence = conclusion(summary)
+    assert sentence.startswith("Best is w=5 with final train_loss 0.2000 (1 of 2 runs diverged), ahead of w=0")
+    assert "with a single seed of w=5" in sentence
     acc = summarize(results)
     assert acc.rows[1].train_loss == 0.20  # the NaN loss is left out of the mean
+
+
+def test_a_setting_without_parameters_is_named_so() -> None:
+    summary = summarize([{"params": {}, "seed": 0, "test_acc": 0.5}, {"params": {}, "seed": 1, "test_acc": 0.7}])
+    assert summary.format().splitlines()[1].startswith("(no parameters)")
+    assert conclusion(summary).startswith("Only one setting has a finite final test_acc: (no parameters) with 0.6000")
 
 
 def test_summarize_reads_nested_metrics_and_catches_mistakes() -> None:
@@ -567,7 +568,11 @@ def test_summarize_reads_nested_metrics_and_catches_mistakes() -> None:
         summarize([*nested, {"params": {"w": 1.0}, "seed": 0, "test_acc": 0.1}])
     with pytest.raises(SweepError, match="no result has the metric 'test_accuracy'; did you mean 'test_acc'"):
         summarize(nested, metric="test_accuracy")
+    with pytest.raises(SweepError, match="conclusion_metric must be NAME, max:NAME or min:NAME"):
+        summarize(nested, metric="best:test_acc")
     with pytest.raises(SweepError, match="at least one result"):
         summarize([])
+    with pytest.raises(SweepError, match="summarize: result must be a table with params, seed and final metrics"):
+        summarize([{"seed": 0}])
     all_nan = summarize([{"params": {"w": 1}, "seed": 0, "test_acc": math.nan, "diverged": True}])
     assert conclusion(all_nan) == "No setting has a finite final test_acc, so none is best (1 of 1 runs diverged)."

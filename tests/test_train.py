@@ -20,9 +20,11 @@ torch = pytest.importorskip("torch")
 
 import lrlab  # noqa: E402
 from fixtures_data import write_dataset  # noqa: E402
+from lrlab.errors import TrainError  # noqa: E402
 from lrlab.lab.data import Dataset, load_dataset  # noqa: E402
+from lrlab.lab.experiments.fashion_mnist import fashion_mnist_data  # noqa: E402
 from lrlab.lab.store import read_results  # noqa: E402
-from lrlab.lab.train import Listener, Run, TrainConfig, Trainer, TrainError, to_tensors, train  # noqa: E402
+from lrlab.lab.train import Listener, Run, TrainConfig, Trainer, train  # noqa: E402
 
 TIMING = {"seconds", "epoch_seconds"}
 
@@ -52,7 +54,7 @@ CFG = TrainConfig(epochs=2, batch_size=32)
 
 def test_two_epochs_write_metrics_and_config(small: Dataset, tmp_path: Path) -> None:
     schedule = lrlab.parse("cosine(0.3, steps=2, final_lr=0.01)")
-    (outcome,) = train([Run(schedule, seed=5, label="cos")], CFG, small, out=tmp_path / "job")
+    (outcome,) = train([Run(schedule, seed=5, label="cos")], CFG, data=small, out=tmp_path / "job")
     assert [r["epoch"] for r in outcome.history] == [1, 2]
     for rec in outcome.history:
         assert 0 <= rec["train_acc"] <= 1 and 0 <= rec["test_acc"] <= 1
@@ -62,16 +64,16 @@ def test_two_epochs_write_metrics_and_config(small: Dataset, tmp_path: Path) -> 
     (run,) = results.runs
     assert run.config["schedule"] == str(schedule) and run.config["seed"] == 5 and run.label == "cos"
     assert run.config["per"] == "epoch" and run.config["batch_size"] == 32 and run.config["epochs"] == 2
-    assert run.config["model"] == {"variant": "lenet", "init": "torch"}
+    assert run.config["experiment"] == "fashion-mnist-lenet" and run.config["optimizer"] == "sgd"
     assert run.config["lrlab"] == lrlab.__version__ and run.config["torch"] == torch.__version__
     assert run.config["run_id"]
     assert numbers(run.epochs) == numbers(outcome.history)
     job = json.loads((tmp_path / "job" / "job.json").read_text())
-    assert job["runs"] == [{"label": "cos", "schedule": str(schedule), "seed": 5}]
+    assert job["identity"]["runs"] == [{"label": "cos", "schedule": str(schedule), "seed": 5}]
 
 
 def test_it_learns(small: Dataset) -> None:
-    (outcome,) = train([Run("constant(0.3)")], TrainConfig(epochs=4, batch_size=32), small)
+    (outcome,) = train([Run("constant(0.3)")], TrainConfig(epochs=4, batch_size=32), data=small)
     first, last = outcome.history[0], outcome.history[-1]
     assert last["train_loss"] < first["train_loss"] - 0.5
     assert last["test_acc"] > 0.5  # ten classes: chance is 0.1
@@ -79,22 +81,22 @@ def test_it_learns(small: Dataset) -> None:
 
 def test_same_seed_same_numbers_other_seed_other_numbers(small: Dataset) -> None:
     runs = [Run("constant(0.2)", seed=1)]
-    a = train(runs, CFG, small)[0].history
-    b = train(runs, CFG, small)[0].history
-    c = train([Run("constant(0.2)", seed=2)], CFG, small)[0].history
+    a = train(runs, CFG, data=small)[0].history
+    b = train(runs, CFG, data=small)[0].history
+    c = train([Run("constant(0.2)", seed=2)], CFG, data=small)[0].history
     assert numbers(a) == numbers(b)
     assert numbers(a) != numbers(c)
 
 
 def test_a_run_does_not_depend_on_the_other_runs_of_its_job(small: Dataset) -> None:
-    alone = train([Run("constant(0.2)", seed=3)], CFG, small)[0].history
-    together = train([Run("cosine(0.4, steps=2)", seed=0), Run("constant(0.2)", seed=3)], CFG, small)[1].history
+    alone = train([Run("constant(0.2)", seed=3)], CFG, data=small)[0].history
+    together = train([Run("cosine(0.4, steps=2)", seed=0), Run("constant(0.2)", seed=3)], CFG, data=small)[1].history
     assert numbers(alone) == numbers(together)
 
 
 def test_per_epoch_rates_follow_the_schedule(small: Dataset) -> None:
     schedule = lrlab.parse("warmup(cosine(0.3, steps=2, final_lr=0.01), steps=2)")
-    (o,) = train([Run(schedule)], TrainConfig(epochs=4, batch_size=32), small)
+    (o,) = train([Run(schedule)], TrainConfig(epochs=4, batch_size=32), data=small)
     for e, rec in enumerate(o.history):
         assert rec["lr_first"] == rec["lr_last"] == pytest.approx(schedule(e), abs=1e-15)
     assert o.history[0]["lr_first"] == 0.0  # the warmup's epoch 0 trains at 0, no one-epoch lag
@@ -103,7 +105,7 @@ def test_per_epoch_rates_follow_the_schedule(small: Dataset) -> None:
 
 def test_per_step_rates_follow_the_schedule_every_update(small: Dataset) -> None:
     schedule = lrlab.parse("cosine(0.3, steps=20, final_lr=0.01)")
-    trainer = Trainer([Run(schedule)], TrainConfig(epochs=2, batch_size=32, per="step"), small)
+    trainer = Trainer([Run(schedule)], TrainConfig(epochs=2, batch_size=32, per="step"), data=small)
     seen: list[float] = []
     optimizer = trainer.outcomes[0].optimizer
     optimizer.register_step_pre_hook(lambda opt, args, kwargs: seen.append(opt.param_groups[0]["lr"]))
@@ -117,8 +119,8 @@ def test_per_step_rates_follow_the_schedule_every_update(small: Dataset) -> None
 
 def test_fused_and_plain_give_the_same_numbers(small: Dataset) -> None:
     runs = [Run("constant(0.3)", 0), Run("cosine(0.5, steps=2)", 0), Run("constant(0.1)", 1)]
-    plain = train(runs, CFG, small, fused=False)
-    fused = train(runs, CFG, small, fused=True)
+    plain = train(runs, CFG, data=small, fused=False)
+    fused = train(runs, CFG, data=small, fused=True)
     for p, f in zip(plain, fused, strict=True):
         for rp, rf in zip(p.history, f.history, strict=True):
             for key in ("train_loss", "train_acc", "test_acc", "lr_first", "lr_last"):
@@ -129,8 +131,8 @@ def test_fused_and_plain_give_the_same_numbers(small: Dataset) -> None:
 
 def test_channels_last_changes_only_rounding(small: Dataset) -> None:
     runs = [Run("constant(0.3)")]
-    a = train(runs, CFG, small, channels_last=False)[0].history
-    b = train(runs, CFG, small, channels_last=True)[0].history
+    a = train(runs, CFG, data=small, channels_last=False)[0].history
+    b = train(runs, CFG, data=small, channels_last=True)[0].history
     for ra, rb in zip(a, b, strict=True):
         assert rb["train_loss"] == pytest.approx(ra["train_loss"], abs=1e-4)
         assert rb["test_acc"] == pytest.approx(ra["test_acc"], abs=0.02)
@@ -138,7 +140,7 @@ def test_channels_last_changes_only_rounding(small: Dataset) -> None:
 
 def test_a_diverging_run_is_stopped_and_the_others_go_on(small: Dataset, tmp_path: Path) -> None:
     runs = [Run("constant(0.3)", label="sane"), Run("constant(1e6)", label="huge")]
-    sane, huge = train(runs, TrainConfig(epochs=3, batch_size=32), small, out=tmp_path / "job")
+    sane, huge = train(runs, TrainConfig(epochs=3, batch_size=32), data=small, out=tmp_path / "job")
     assert huge.diverged_epoch == 1
     assert len(huge.history) == 1 and huge.history[0]["diverged"] and huge.history[0]["test_acc"] is None
     assert sane.diverged_epoch is None and len(sane.history) == 3
@@ -151,38 +153,38 @@ def test_a_diverging_run_is_stopped_and_the_others_go_on(small: Dataset, tmp_pat
 
 
 def test_an_existing_job_is_not_overwritten(small: Dataset, tmp_path: Path) -> None:
-    train([Run("constant(0.3)")], TrainConfig(epochs=1, batch_size=32), small, out=tmp_path)
+    train([Run("constant(0.3)")], TrainConfig(epochs=1, batch_size=32), data=small, out=tmp_path)
     with pytest.raises(TrainError, match=r"already holds the results of job .* pass --resume"):
-        Trainer([Run("constant(0.3)")], TrainConfig(epochs=1, batch_size=32), small, out=tmp_path)
+        Trainer([Run("constant(0.3)")], TrainConfig(epochs=1, batch_size=32), data=small, out=tmp_path)
     with pytest.raises(TrainError, match=r"holds a different job .*epochs=1, this one epochs=2"):
-        Trainer([Run("constant(0.3)")], TrainConfig(epochs=2, batch_size=32), small, out=tmp_path, resume=True)
+        Trainer([Run("constant(0.3)")], TrainConfig(epochs=2, batch_size=32), data=small, out=tmp_path, resume=True)
 
 
 def test_resuming_a_finished_job_trains_nothing(small: Dataset, tmp_path: Path) -> None:
     runs = [Run("constant(0.3)")]
-    first = train(runs, CFG, small, out=tmp_path)
+    first = train(runs, CFG, data=small, out=tmp_path)
     before = (tmp_path / "metrics.jsonl").read_text()
-    again = train(runs, CFG, small, out=tmp_path, resume=True)
+    again = train(runs, CFG, data=small, out=tmp_path, resume=True)
     assert (tmp_path / "metrics.jsonl").read_text() == before
     assert numbers(again[0].history) == numbers(first[0].history)
 
 
 def test_bad_options_name_the_argument() -> None:
-    with pytest.raises(lrlab.ScheduleError, match="per must be 'epoch' or 'step'; got per='batch'"):
+    with pytest.raises(lrlab.TrainError, match="per must be 'epoch' or 'step'; got per='batch'"):
         TrainConfig(per="batch")
-    with pytest.raises(lrlab.ScheduleError, match="epochs must be an integer > 0; got epochs=0"):
+    with pytest.raises(lrlab.TrainError, match="epochs must be an integer > 0; got epochs=0"):
         TrainConfig(epochs=0)
-    with pytest.raises(lrlab.ScheduleError, match="seed must be an integer >= 0; got seed=-1"):
+    with pytest.raises(lrlab.TrainError, match="seed must be an integer >= 0; got seed=-1"):
         Run("constant(0.1)", seed=-1)
-    with pytest.raises(lrlab.ScheduleError, match="fused must be True, False or 'auto'"):
-        train([Run("constant(0.1)")], CFG, Dataset(*(np.zeros((1,), np.uint8),) * 4, Path(".")), fused="yes")
+    with pytest.raises(lrlab.TrainError, match="fused must be True, False or 'auto'"):
+        train([Run("constant(0.1)")], CFG, data=Dataset(*(np.zeros((1,), np.uint8),) * 4, Path(".")), fused="yes")
 
 
 def test_data_are_float_pixels_over_255(small: Dataset) -> None:
-    t = to_tensors(small)
-    assert t.train_x.shape == (400, 1, 28, 28) and t.train_x.dtype == torch.float32
-    assert float(t.train_x.max()) <= 1.0 and t.train_y.dtype == torch.int64
-    np.testing.assert_allclose(t.train_x[0, 0].numpy(), small.train_images[0] / 255.0, rtol=1e-6)
+    (x, y), (tx, ty) = fashion_mnist_data(small).train, fashion_mnist_data(small).test
+    assert x.shape == (400, 1, 28, 28) and x.dtype == torch.float32 and tx.shape == (100, 1, 28, 28)
+    assert float(x.max()) <= 1.0 and y.dtype == torch.int64 and ty.dtype == torch.int64
+    np.testing.assert_allclose(x[0, 0].numpy(), small.train_images[0] / 255.0, rtol=1e-6)
 
 
 def test_import_lrlab_does_not_import_torch() -> None:
@@ -201,7 +203,7 @@ SCRIPT = textwrap.dedent(
     from lrlab.lab.train import train
     from test_train import RUNS as runs, job_config
     data = load_dataset(sys.argv[1])
-    train(runs, job_config(sys.argv[3]), data, out=sys.argv[2], resume=True)
+    train(runs, job_config(sys.argv[3]), data=data, out=sys.argv[2], resume=True)
     """
 )
 RUNS = [Run("constant(0.3)", 0), Run("cosine(0.5, steps=5, final_lr=0.01)", 0), Run("constant(1e6)", 1)]
@@ -226,7 +228,7 @@ def test_kill_and_resume_gives_the_same_numbers(tmp_path: Path) -> None:
         )
 
     whole = tmp_path / "whole"
-    train(RUNS, job_config(per), load_dataset(folder), out=whole)
+    train(RUNS, job_config(per), data=load_dataset(folder), out=whole)
 
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, str(script), str(folder), str(killed), per], env=env)
@@ -268,11 +270,11 @@ class Interrupt(Listener):
 def test_interrupt_mid_epoch_and_resume_gives_the_same_numbers(small: Dataset, tmp_path: Path, per: str) -> None:
     config = TrainConfig(epochs=3, batch_size=32, per=per)
     runs = [Run("cosine(0.4, steps=40, final_lr=0.01)", 0), Run("square_root(0.2)", 1)]
-    whole = train(runs, config, small, out=tmp_path / "whole")
+    whole = train(runs, config, data=small, out=tmp_path / "whole")
     with pytest.raises(KeyboardInterrupt):
-        train(runs, config, small, out=tmp_path / "cut", listener=Interrupt(2))
+        train(runs, config, data=small, out=tmp_path / "cut", listener=Interrupt(2))
     assert not read_results(tmp_path / "cut").complete
-    resumed = train(runs, config, small, out=tmp_path / "cut", resume=True)
+    resumed = train(runs, config, data=small, out=tmp_path / "cut", resume=True)
     for w, r in zip(whole, resumed, strict=True):
         assert numbers(w.history) == numbers(r.history)
         for pw, pr in zip(w.model.parameters(), r.model.parameters(), strict=True):
@@ -284,9 +286,9 @@ def test_interrupt_mid_epoch_and_resume_gives_the_same_numbers(small: Dataset, t
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_keeps_the_data_on_the_device_and_fused_matches_plain(small: Dataset) -> None:
     runs = [Run("constant(0.3)", 0), Run("cosine(0.5, steps=2)", 0)]
-    trainer = Trainer(runs, CFG, small, device="cuda", fused="auto")
-    assert trainer.fused and trainer.data.train_x.is_cuda
+    trainer = Trainer(runs, CFG, data=small, device="cuda", fused="auto")
+    assert trainer.fused and trainer.train_batches.x.is_cuda
     fused = trainer.run()
-    plain = train(runs, CFG, small, device="cuda", fused=False)
+    plain = train(runs, CFG, data=small, device="cuda", fused=False)
     for p, f in zip(plain, fused, strict=True):
         assert f.history[-1]["train_loss"] == pytest.approx(p.history[-1]["train_loss"], abs=2e-3)

@@ -33,8 +33,6 @@ __all__ = [
     "TrainError",
     "ResultsError",
     "SweepError",
-    "invalid",
-    "closest_names",
 ]
 
 

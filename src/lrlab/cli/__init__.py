@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except LrlabError as exc:
         print(f"lrlab {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        return 1
     except KeyboardInterrupt:
         print(f"lrlab {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from lrlab.cli._types import non_negative_int, positive_int
-from lrlab.errors import ScheduleError
+from lrlab.errors import SweepError
+from lrlab.sweeps.backends import BACKENDS
 
 
 def add_commands(sub: Any) -> None:
@@ -54,10 +55,24 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--epochs", type=positive_int, help="epochs per trial (default: the sweep's, else 30)")
     p.add_argument("--per", choices=("epoch", "step"), help="the schedule's clock counts epochs or updates")
     p.add_argument("--batch-size", type=positive_int, help="minibatch size (default 256)")
+    p.add_argument(
+        "--experiment",
+        metavar="NAME",
+        help="a built-in experiment (default fashion-mnist-lenet), package.module:factory, or a .py file[:factory]",
+    )
+    p.add_argument("--optimizer", metavar="SPEC", help="e.g. 'sgd(momentum=0.9)' (default: the experiment's)")
+    p.add_argument("--metric", metavar="[max:|min:]NAME", help="what decides the best setting (default max:test_acc)")
     p.add_argument("--out", metavar="DIR", help="sweep folder (default out/sweep-<name>-<date-time>)")
-    p.add_argument("--data", metavar="PATH", help="folder with the four Fashion-MNIST IDX files (default: search)")
+    p.add_argument(
+        "--data", metavar="PATH", help="data for the experiment (Fashion-MNIST: the folder of its IDX files)"
+    )
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
-    p.add_argument("--backend", choices=("local", "ray"), default="local", help="run trials here or as Ray tasks")
+    p.add_argument(
+        "--backend",
+        choices=list(BACKENDS),
+        default="local",
+        help="where trials run: " + "; ".join(f"{b.name}: {b.description}" for b in BACKENDS.values()),
+    )
     p.add_argument("--address", help="address of a running Ray cluster (default: start Ray here)")
     p.add_argument("--max-concurrent", type=positive_int, help="most trials at once on Ray (default: the CPUs)")
     p.add_argument(
@@ -68,19 +83,16 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(run=run_sweep_command)
 
 
-
-
 def build_sweep(args: argparse.Namespace) -> Any:
     """The sweep the arguments describe: the preset's or file's, with command-line values on top."""
-    from lrlab.sweeps.sweep import Sweep, load_sweep, parse_grid, parse_random, parse_seeds, sweep_from_dict
+    from lrlab.sweeps.grid import parse_grid, parse_random, parse_seeds
+    from lrlab.sweeps.sweep import Sweep, load_sweep, sweep_from_dict
 
     base: dict[str, Any] = {}
     if args.preset or args.file:
         base = load_sweep(args.preset or args.file).to_dict()
     elif not args.template:
-        raise ScheduleError(
-            "sweep needs a TEMPLATE, --preset NAME or --file PATH (e.g. --preset exercise-warmup-length)"
-        )
+        raise SweepError("sweep needs a TEMPLATE, --preset NAME or --file PATH (e.g. --preset exercise-warmup-length)")
     if args.template:
         base["template"] = args.template
     if args.grid:
@@ -101,8 +113,12 @@ def build_sweep(args: argparse.Namespace) -> Any:
             base[name] = value
     if args.seeds is not None:
         base["seeds"] = list(parse_seeds(args.seeds, where="--seeds"))
-    if args.batch_size is not None:
-        base["options"] = {**(base.get("options") or {}), "batch_size": args.batch_size}
+    options = {"batch_size": args.batch_size, "experiment": args.experiment, "optimizer": args.optimizer}
+    given = {k: v for k, v in options.items() if v is not None}
+    if given:
+        base["options"] = {**(base.get("options") or {}), **given}
+    if args.metric is not None:
+        base["conclusion_metric"] = args.metric
     if args.preset or args.file:
         sweep: Sweep = sweep_from_dict(base, name=str(base.get("name", "")))
         return sweep

@@ -31,22 +31,11 @@ from typing import Any
 
 import keras
 
-from lrlab.errors import invalid
 from lrlab.schedules.base import Schedule
-from lrlab.schedules.spec import from_dict, parse
+from lrlab.schedules.spec import as_schedule
 from lrlab.schedules.table import rate_table
 
 __all__ = ["ScheduleLR", "ScheduleCallback"]
-
-
-def _as_schedule(value: Any, where: str) -> Schedule:
-    if isinstance(value, Schedule):
-        return value
-    if isinstance(value, str):
-        return parse(value)
-    if isinstance(value, Mapping):
-        return from_dict(value)
-    raise invalid("schedule", value, "a Schedule, a text spec or a dict spec", where=where)
 
 
 @keras.saving.register_keras_serializable(package="lrlab")
@@ -66,7 +55,7 @@ class ScheduleLR(keras.optimizers.schedules.LearningRateSchedule):  # type: igno
         name: str | None = None,
     ) -> None:
         super().__init__()
-        self.schedule = _as_schedule(schedule, "ScheduleLR")
+        self.schedule = as_schedule(schedule, where="ScheduleLR")
         self.steps = steps
         self.steps_per_epoch = steps_per_epoch
         self.name = name
@@ -98,7 +87,7 @@ class ScheduleCallback(keras.callbacks.LearningRateScheduler):  # type: ignore[m
     """Set the optimizer's rate at the start of each epoch: ``schedule(epoch)`` (epochs from 0)."""
 
     def __init__(self, schedule: Schedule | str | Mapping[str, Any], verbose: int = 0) -> None:
-        self.lr_schedule = _as_schedule(schedule, "ScheduleCallback")
+        self.lr_schedule = as_schedule(schedule, where="ScheduleCallback")
         super().__init__(self._rate, verbose=verbose)
 
     def _rate(self, epoch: int, lr: float | None = None) -> float:

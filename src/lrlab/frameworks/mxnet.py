@@ -20,13 +20,11 @@ trainer = gluon.Trainer(net.collect_params(), "sgd", {"lr_scheduler": sched})
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 from typing import Any
 
-from lrlab.errors import invalid
-from lrlab.schedules.base import Schedule
-from lrlab.schedules.spec import from_dict, parse
+from lrlab.schedules.base import Schedule, optional_count
+from lrlab.schedules.spec import as_schedule
 
 __all__ = ["ScheduleScheduler"]
 
@@ -46,21 +44,9 @@ class ScheduleScheduler(_Base):  # type: ignore[misc,valid-type]
     def __init__(self, schedule: Schedule | str | Mapping[str, Any], *, steps_per_epoch: int | None = None) -> None:
         if _import_error is not None:
             raise ImportError(f"lrlab.mxnet needs mxnet (1.9.1 with numpy<1.24): {_import_error}")
-        if isinstance(schedule, str):
-            schedule = parse(schedule)
-        elif isinstance(schedule, Mapping):
-            schedule = from_dict(schedule)
-        elif not isinstance(schedule, Schedule):
-            raise invalid("schedule", schedule, "a Schedule, a text spec or a dict spec", where="ScheduleScheduler")
-        if steps_per_epoch is not None and (
-            isinstance(steps_per_epoch, bool)
-            or not isinstance(steps_per_epoch, numbers.Integral)
-            or steps_per_epoch <= 0
-        ):
-            raise invalid("steps_per_epoch", steps_per_epoch, "an integer > 0", where="ScheduleScheduler")
-        self.schedule = schedule
-        self.steps_per_epoch = None if steps_per_epoch is None else int(steps_per_epoch)
-        super().__init__(base_lr=schedule(0))
+        self.schedule = as_schedule(schedule, where="ScheduleScheduler")
+        self.steps_per_epoch = optional_count("ScheduleScheduler", "steps_per_epoch", steps_per_epoch)
+        super().__init__(base_lr=self.schedule(0))
 
     def __call__(self, num_update: int) -> float:
         """The rate MXNet uses for its update number ``num_update`` (counted from 1)."""

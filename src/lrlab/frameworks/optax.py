@@ -22,9 +22,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from lrlab.errors import invalid
 from lrlab.schedules.base import Schedule
-from lrlab.schedules.spec import from_dict, parse
+from lrlab.schedules.spec import as_schedule
 from lrlab.schedules.table import rate_table
 
 __all__ = ["to_optax"]
@@ -45,12 +44,7 @@ def to_optax(
     default float (float32, or float64 under ``jax_enable_x64``) at the time
     of this call.
     """
-    if isinstance(schedule, str):
-        schedule = parse(schedule)
-    elif isinstance(schedule, Mapping):
-        schedule = from_dict(schedule)
-    elif not isinstance(schedule, Schedule):
-        raise invalid("schedule", schedule, "a Schedule, a text spec or a dict spec", where="to_optax")
+    schedule = as_schedule(schedule, where="to_optax")
     values = rate_table(schedule, steps, steps_per_epoch, where="to_optax")
     float_type = jnp.asarray(0.0).dtype if dtype is None else jnp.dtype(dtype)
     table: Any = jnp.asarray(values, dtype=float_type)

@@ -27,24 +27,13 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from lrlab.errors import invalid
 from lrlab.frameworks.plateau import Plateau
-from lrlab.schedules.base import Schedule
-from lrlab.schedules.spec import from_dict, parse
+from lrlab.schedules.base import Schedule, optional_count
+from lrlab.schedules.spec import as_schedule
 
 __all__ = ["ScheduleLR", "as_schedule"]
 
 _STATE_VERSION = 1
 _BLOCK = 128
-
-
-def as_schedule(value: Any, name: str = "schedule") -> Schedule:
-    """A schedule from a `Schedule`, a text spec or a ``to_dict`` dict."""
-    if isinstance(value, Schedule):
-        return value
-    if isinstance(value, str):
-        return parse(value)
-    if isinstance(value, Mapping):
-        return from_dict(value)
-    raise invalid(name, value, "a Schedule, a text spec or a dict spec", where="ScheduleLR")
 
 
 class ScheduleLR(LRScheduler):
@@ -80,7 +69,7 @@ class ScheduleLR(LRScheduler):
         if not isinstance(optimizer, torch.optim.Optimizer) or not groups:
             raise invalid("optimizer", optimizer, "a torch.optim.Optimizer", where="ScheduleLR")
         self._set_schedules(schedule, len(groups))
-        self.steps_per_epoch = _check_steps_per_epoch(steps_per_epoch)
+        self.steps_per_epoch = optional_count("ScheduleLR", "steps_per_epoch", steps_per_epoch)
         if plateau is not None and not isinstance(plateau, Plateau):
             raise invalid("plateau", plateau, "a lrlab.plateau.Plateau or None", where="ScheduleLR")
         self.plateau = plateau
@@ -92,7 +81,7 @@ class ScheduleLR(LRScheduler):
 
     def _set_schedules(self, schedule: Any, n_groups: int) -> None:
         if isinstance(schedule, Sequence) and not isinstance(schedule, str):
-            items = [as_schedule(s, f"schedule[{i}]") for i, s in enumerate(schedule)]
+            items = [as_schedule(s, f"schedule[{i}]", where="ScheduleLR") for i, s in enumerate(schedule)]
             if len(items) != n_groups:
                 raise invalid(
                     "schedule",
@@ -103,7 +92,7 @@ class ScheduleLR(LRScheduler):
             self.schedules: list[Schedule] = items
             self.shared = False
         else:
-            self.schedules = [as_schedule(schedule)]
+            self.schedules = [as_schedule(schedule, where="ScheduleLR")]
             self.shared = True
 
     def _reset_block(self) -> None:
@@ -220,7 +209,7 @@ class ScheduleLR(LRScheduler):
         if not isinstance(state_dict, Mapping) or any(k not in state_dict for k in keys):
             raise invalid("state_dict", state_dict, "a dict from ScheduleLR.state_dict()", where="ScheduleLR")
         self._set_schedules(state_dict["schedule"], len(self.optimizer.param_groups))
-        self.steps_per_epoch = _check_steps_per_epoch(state_dict.get("steps_per_epoch"))
+        self.steps_per_epoch = optional_count("ScheduleLR", "steps_per_epoch", state_dict.get("steps_per_epoch"))
         self.last_epoch = int(state_dict["last_epoch"])
         self._step_count = int(state_dict.get("_step_count", self.last_epoch + 1))
         if "base_lrs" in state_dict:
@@ -233,11 +222,3 @@ class ScheduleLR(LRScheduler):
                 self.plateau = Plateau()
             self.plateau.load_state_dict(dict(saved))
         self._apply(self.get_lr())
-
-
-def _check_steps_per_epoch(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
-        raise invalid("steps_per_epoch", value, "an integer > 0", where="ScheduleLR")
-    return int(value)

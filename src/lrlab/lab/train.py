@@ -1,33 +1,32 @@
-"""Train the chapter's LeNet on Fashion-MNIST with lrlab schedules, several runs side by side.
+"""Train an experiment with lrlab schedules, several runs side by side on the same batches.
 
 A *job* is a list of `Run` (label, schedule, seed) trained in one process
-with one `TrainConfig`. What a run computes depends only on the config, its
-schedule and its seed, never on the other runs of the job:
+with one `TrainConfig` on one `Experiment` (the chapter's LeNet on
+Fashion-MNIST unless told otherwise). What a run computes depends only on
+the experiment, the config, its schedule and its seed, never on the other
+runs of the job:
 
-* its weights are drawn from a torch RNG seeded with ``seed``;
-* its batches come from a ``torch.Generator`` seeded with ``seed`` (a fresh
-  ``randperm`` each epoch, the last partial batch included), so runs with the
-  same seed see the same batches in the same order - a paired comparison of
-  schedules - and ``lrlab train --seed 3`` repeats a run of ``compare``;
-* plain minibatch SGD (no momentum, no weight decay) on the mean
-  cross-entropy; the rate comes from `lrlab.torch.ScheduleLR`: with
+* its model is built with torch's RNG seeded with ``seed``;
+* its batches follow an order drawn from a ``torch.Generator`` seeded with
+  ``seed`` (`lrlab.lab.batches`), so runs with the same seed see the same
+  batches in the same order -- a paired comparison of schedules -- and
+  ``lrlab train --seed 3`` repeats a run of ``compare``;
+* its optimizer is the config's (or the experiment's), built at
+  ``schedule(0)``; the rate comes from `lrlab.torch.ScheduleLR`: with
   ``per="epoch"`` epoch ``e`` (from 0) trains at ``schedule(e)``, with
   ``per="step"`` update ``t`` (from 0) at ``schedule(t)``.
 
-The data set lives in memory (on the device) as one float tensor, pixels / 255.
 Runs are stepped one after another on each batch (``fused=False``), or all
 runs of a seed in one vectorised pass (``fused=True``: ``torch.func.vmap``
-over stacked parameters; each run keeps its own optimizer and scheduler).
-A run whose loss stops being finite is stopped and marked diverged; the others
-go on. After every epoch the job writes its metrics (`lrlab.lab.store`) and an
-atomic checkpoint, so ``resume=True`` continues a killed job and ends with the
-same numbers as a job never interrupted.
+over stacked parameters). A run whose loss stops being finite is stopped and
+marked diverged; the others go on. After every epoch the job writes its
+records and an atomic checkpoint through `lrlab.lab.store.JobStore`, so
+``resume=True`` continues a killed job and ends with the same numbers as a
+job never interrupted.
 """
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import platform
 import time
@@ -35,7 +34,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -43,37 +42,27 @@ import torch.nn.functional as F
 from torch import nn
 
 import lrlab
-from lrlab.errors import TrainError, invalid
+from lrlab.errors import ExperimentError, LrlabError, TrainError, invalid
 from lrlab.frameworks.torch import ScheduleLR
-from lrlab.lab.data import Dataset
-from lrlab.lab.models import ModelConfig, build_model
-from lrlab.lab.store import CHECKPOINT, JOB, METRICS, atomic_write_bytes, atomic_write_text, dumps, write_records
+from lrlab.lab.batches import BatchSource, EvalSource, batch_source, eval_source
+from lrlab.lab.config import OptimizerSpec, TrainConfig
+from lrlab.lab.experiment import Data, Experiment, Metric, cross_entropy, metric_names, resolve_experiment
+from lrlab.lab.store import JobResults, JobStore, now, results_from_records
 from lrlab.schedules.base import Schedule
 from lrlab.schedules.spec import parse
 
 __all__ = [
-    "PER",
     "Listener",
     "Run",
     "RunOutcome",
-    "TensorData",
     "TrainConfig",
     "Trainer",
     "resolve_fused",
-    "to_tensors",
     "train",
 ]
 
-PER = ("epoch", "step")
-_FORMAT = 1
-#: test images per forward pass: 500-1000 keep the activations in cache (2x faster than 5000 here)
-_EVAL_BATCH = 1000
+_FORMAT = 2
 _CHECK_EVERY = 16  # batches between divergence checks (one host sync each)
-#: channels_last (NHWC) convolutions measured 10-15 % faster than NCHW on the 2-core CPUs
-#: (docs/experiments.md); the numbers differ from NCHW only by float rounding. Untested on CUDA: off there.
-_CHANNELS_LAST = {"cpu": True}
-
-
 
 
 @dataclass(frozen=True, init=False)
@@ -90,7 +79,7 @@ class Run:
         if not isinstance(schedule, Schedule):
             raise invalid("schedule", schedule, "a Schedule or a text spec", where="Run")
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-            raise invalid("seed", seed, "an integer >= 0", where="Run")
+            raise invalid("seed", seed, "an integer >= 0", where="Run", error=TrainError)
         object.__setattr__(self, "schedule", schedule)
         object.__setattr__(self, "seed", int(seed))
         object.__setattr__(self, "label", label or str(schedule))
@@ -99,97 +88,35 @@ class Run:
         return {"label": self.label, "schedule": str(self.schedule), "seed": self.seed}
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """What every run of a job shares: these decide the numbers."""
-
-    epochs: int = 30
-    batch_size: int = 256
-    per: str = "epoch"
-    model: ModelConfig = field(default_factory=ModelConfig)
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise invalid(name, value, "an integer > 0", where="TrainConfig")
-        if self.per not in PER:
-            raise invalid("per", self.per, "'epoch' or 'step'", where="TrainConfig")
-        if isinstance(self.model, dict):
-            object.__setattr__(self, "model", ModelConfig(**self.model))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"epochs": self.epochs, "batch_size": self.batch_size, "per": self.per, "model": self.model.to_dict()}
-
-
-@dataclass(frozen=True)
-class TensorData:
-    """The data set as tensors on one device: images ``N x 1 x 28 x 28`` float32 in [0, 1], labels int64."""
-
-    train_x: torch.Tensor
-    train_y: torch.Tensor
-    test_x: torch.Tensor
-    test_y: torch.Tensor
-    source: str
-
-    @property
-    def n_train(self) -> int:
-        return int(self.train_x.shape[0])
-
-
-def to_tensors(data: Dataset, device: str | torch.device = "cpu") -> TensorData:
-    """Move a `lrlab.lab.data.Dataset` to `device`: pixels / 255 as float32, one channel."""
-
-    def images(a: np.ndarray[Any, Any]) -> torch.Tensor:
-        x = torch.from_numpy(np.array(a, dtype=np.uint8)).to(device)
-        return x.to(torch.float32).div_(255.0).unsqueeze(1).contiguous()  # in place: no second float copy
-
-    def labels(a: np.ndarray[Any, Any]) -> torch.Tensor:
-        return torch.from_numpy(a.astype(np.int64)).to(device)
-
-    return TensorData(
-        images(data.train_images),
-        labels(data.train_labels),
-        images(data.test_images),
-        labels(data.test_labels),
-        data.describe(),
-    )
-
-
-def _channels_last(data: TensorData) -> TensorData:
-    cl = torch.channels_last
-    return TensorData(
-        data.train_x.contiguous(memory_format=cl),
-        data.train_y,
-        data.test_x.contiguous(memory_format=cl),
-        data.test_y,
-        data.source,
-    )
-
-
 def resolve_fused(fused: bool | str, device: torch.device) -> bool:
     """``"auto"``: plain on CPU (fusing measured slower there), fused on CUDA."""
     if fused == "auto":
         return device.type == "cuda"
     if isinstance(fused, bool):
         return fused
-    raise invalid("fused", fused, "True, False or 'auto'", where="train")
+    raise invalid("fused", fused, "True, False or 'auto'", where="train", error=TrainError)
 
 
 class Listener:
-    """Hooks for progress display; the default does nothing. Called from the training loop."""
+    """Hooks for progress display and logging; the default does nothing. Called from the training loop."""
 
     def started(self, trainer: Trainer) -> None:
         """The job is set up; ``trainer.epochs_done`` epochs are already done (resume)."""
 
-    def batch(self, epoch: int, index: int, batches: int) -> None:
-        """Batch `index` (from 1) of `batches` in epoch `epoch` (from 1) is done."""
+    def batch(self, epoch: int, index: int, batches: int | None) -> None:
+        """Batch `index` (from 1) of `batches` (None: not known) in epoch `epoch` (from 1) is done."""
 
     def epoch(self, epoch: int, records: list[dict[str, Any]]) -> None:
         """Epoch `epoch` (from 1) is done; its records, one per run that trained in it."""
 
     def finished(self, trainer: Trainer) -> None:
         """All epochs are done."""
+
+    def update(self, outcome: RunOutcome, index: int, lr: float) -> None:
+        """A run is about to take its update `index` (from 0) at rate `lr` (called for `Trainer` loggers only)."""
+
+    def close(self) -> None:
+        """The job stopped, finished or not (an exception, Ctrl-C): release what is held open."""
 
 
 @dataclass
@@ -200,14 +127,15 @@ class RunOutcome:
     run: Run
     run_id: str
     model: nn.Module
-    optimizer: torch.optim.SGD
+    optimizer: torch.optim.Optimizer
     scheduler: ScheduleLR
     diverged_epoch: int | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     # per-epoch accumulators, kept as tensors (no host sync per batch)
     loss_sum: torch.Tensor | None = None
-    correct: torch.Tensor | None = None
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
     seen: int = 0
+    updates: int = 0
     seconds: float = 0.0
     lr_first: float = math.nan
     lr_last: float = math.nan
@@ -226,114 +154,218 @@ class RunOutcome:
         return float(self.optimizer.param_groups[0]["lr"])
 
 
-def _versions() -> dict[str, str]:
+def versions() -> dict[str, str]:
+    """The versions a result depends on, recorded with every job."""
     return {"lrlab": lrlab.__version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
+def build_model(experiment: Experiment, seed: int) -> nn.Module:
+    """``experiment.model(seed)`` with torch's global RNG seeded with `seed` for the call (and restored after)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            model = experiment.model(seed)
+        except LrlabError:
+            raise
+        except Exception as exc:
+            what = f"{type(exc).__name__}: {exc}"
+            raise ExperimentError(f"experiment {experiment.name!r}: model({seed}) raised {what}") from exc
+    if not isinstance(model, nn.Module):
+        raise ExperimentError(
+            f"experiment {experiment.name!r}: model({seed}) returned {model!r}, not a torch.nn.Module"
+        )
+    return model
+
+
+def build_optimizer(spec: OptimizerSpec | Any, params: Any, lr: float, name: str) -> torch.optim.Optimizer:
+    """The torch optimizer of `spec` (an `OptimizerSpec` or a factory ``f(params, lr)``) at rate `lr`."""
+    if isinstance(spec, OptimizerSpec):
+        optimizer_class = getattr(torch.optim, spec.torch_name)
+        result: torch.optim.Optimizer = optimizer_class(params, lr=lr, **spec.kwargs)
+        return result
+    try:
+        made = spec(params, lr)
+    except LrlabError:
+        raise
+    except Exception as exc:
+        raise ExperimentError(f"experiment {name!r}: its optimizer factory raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(made, torch.optim.Optimizer):
+        raise ExperimentError(f"experiment {name!r}: its optimizer factory returned {made!r}, not a torch optimizer")
+    return made
+
+
 class Trainer:
-    """A job: set it up with `Trainer(...)`, run it with `run()`. See the module docstring."""
+    """A job: set it up with `Trainer(...)`, run it with `run()`. See the module docstring.
+
+    `experiment` is an `Experiment` or a reference to one (a built-in name,
+    ``module:factory``, a ``.py`` path; default: ``config.experiment``);
+    `data` goes to a named experiment's factory (a folder of IDX files or a
+    `lrlab.lab.data.Dataset` for the built-in ones). Everything is checked --
+    the experiment built, its model run on a first batch through the loss and
+    the metrics -- before anything is written to `out`.
+    """
 
     def __init__(
         self,
         runs: Sequence[Run],
-        config: TrainConfig,
-        data: TensorData | Dataset,
+        config: TrainConfig | None = None,
+        experiment: Experiment | str | None = None,
         *,
+        data: Any = None,
         out: str | Path | None = None,
         resume: bool = False,
         device: str | torch.device = "cpu",
         fused: bool | str = "auto",
         channels_last: bool | None = None,
         listener: Listener | None = None,
+        loggers: Sequence[Listener] = (),
     ) -> None:
         if not runs:
-            raise invalid("runs", list(runs), "a non-empty list of runs", where="train")
+            raise invalid("runs", list(runs), "a non-empty list of runs", where="train", error=TrainError)
         self.runs = [r if isinstance(r, Run) else Run(*r) for r in runs]
-        self.config = config
+        config = config or TrainConfig()
+        self.experiment = resolve_experiment(experiment if experiment is not None else config.experiment, data=data)
+        self.config = config.replace(experiment=self.experiment.name)
         try:
             self.device = torch.device(device)
         except RuntimeError:
-            raise invalid("device", device, "a torch device such as 'cpu' or 'cuda'", where="train") from None
+            raise invalid(
+                "device", device, "a torch device such as 'cpu' or 'cuda'", where="train", error=TrainError
+            ) from None
         if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise invalid("device", str(device), "available (torch sees no CUDA device)", where="train")
+            raise invalid(
+                "device", str(device), "available (torch sees no CUDA device)", where="train", error=TrainError
+            )
         self.fused = resolve_fused(fused, self.device)
         if channels_last is None:
-            channels_last = _CHANNELS_LAST.get(self.device.type, False)
+            channels_last = self.experiment.channels_last and self.device.type == "cpu"
         self.channels_last = bool(channels_last)
-        data = data if isinstance(data, TensorData) else to_tensors(data, self.device)
-        if self.channels_last:
-            data = _channels_last(data)
-        self.data = data
-        if self.data.train_x.device != self.device:
-            raise invalid("data", str(self.data.train_x.device), f"on the training device {self.device}", where="train")
-        self.out = Path(out) if out is not None else None
+        self.optimizer_spec = self.config.optimizer or self.experiment.optimizer
+        loaded = self.experiment.load_data()
+        self.data: Data = loaded
+        self.train_batches: BatchSource = batch_source(
+            loaded.train, self.config.batch_size, self.device, self.channels_last, loaded.num_workers
+        )
+        self.test_batches: EvalSource | None = eval_source(
+            loaded.test, self.device, self.channels_last, loaded.num_workers
+        )
+        self.metrics: dict[str, Metric] = dict(self.experiment.metrics)  # type: ignore[arg-type]
+        self.metric_names = metric_names(self.experiment, has_test=self.test_batches is not None)
         self.listener = listener or Listener()
-        self.batches = math.ceil(self.data.n_train / config.batch_size)
+        self.loggers = list(loggers)
+        self.batches = self.train_batches.count()
         self.epochs_done = 0
         self.job_id = uuid.uuid4().hex[:12]
         self.seconds = 0.0
-        self._metrics: IO[str] | None = None
-        self._job_record = self._job_dict()
-        if self.out is not None:
-            self._prepare_out(resume)
+        self.threads = torch.get_num_threads()
+        self._check_fit()
+        self.store = JobStore(out) if out is not None else None
+        if self.store is not None:
+            self._job_record = self.store.open(self.identity(), self._job_dict(), resume=resume)
+            self.job_id = str(self._job_record["job_id"])
         self.outcomes = [self._new_outcome(i, run) for i, run in enumerate(self.runs)]
         self.generators = {seed: torch.Generator().manual_seed(seed) for seed in self._seeds()}
-        if self.out is not None and resume and (self.out / CHECKPOINT).is_file():
+        if self.store is not None and resume and self.store.has_checkpoint():
             self._load_checkpoint()
-        elif self.out is not None:
-            self._start_metrics()
+        elif self.store is not None:
+            self.store.start([self.run_record(o) for o in self.outcomes], self.metric_names)
+            self.store.remove_checkpoint()
 
     # -- setup ------------------------------------------------------------------------------
     def _seeds(self) -> list[int]:
         return sorted({r.seed for r in self.runs})
 
-    def _identity(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict(), "runs": [r.identity() for r in self.runs]}
+    @property
+    def out(self) -> Path | None:
+        return None if self.store is None else self.store.folder
+
+    def identity(self) -> dict[str, Any]:
+        """What decides the numbers: a resume must match it exactly."""
+        config = {**self.config.to_dict(), "optimizer": self._optimizer_text()}
+        return {"config": config, "runs": [r.identity() for r in self.runs], "data": self.data.description}
+
+    def _optimizer_text(self) -> str:
+        if isinstance(self.optimizer_spec, OptimizerSpec):
+            return str(self.optimizer_spec)
+        return self.experiment.optimizer_name()
 
     def _job_dict(self) -> dict[str, Any]:
         return {
             "format": _FORMAT,
             "job_id": self.job_id,
-            **self._identity(),
+            "identity": self.identity(),
             "run_ids": [f"{self.job_id}-{i}" for i in range(len(self.runs))],
-            "data": self.data.source,
+            "experiment": self._experiment_record(),
             "device": str(self.device),
             "fused": self.fused,
             "channels_last": self.channels_last,
-            "versions": _versions(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "threads_per_run": self.threads,
+            "versions": versions(),
+            "created": now(),
         }
 
-    def _prepare_out(self, resume: bool) -> None:
-        assert self.out is not None
-        job_file = self.out / JOB
-        if job_file.is_file():
+    def _experiment_record(self) -> dict[str, Any]:
+        e = self.experiment
+        return {
+            "name": e.name,
+            "description": e.description,
+            "metrics": self.metric_names,
+            "goal": e.goal_metric(has_test=self.test_batches is not None),
+            "reference": e.reference,
+            "train_examples": self.train_batches.size,
+            "test_examples": None if self.test_batches is None else self.test_batches.size,
+        }
+
+    def _check_fit(self) -> None:
+        """Run a fresh model on two training examples through the loss and the metrics: fail before training."""
+        name = self.experiment.name
+        model = build_model(self.experiment, 0).to(self.device)
+        generator = torch.Generator().manual_seed(0)
+        order = self.train_batches.order(generator)
+        try:
+            x, y = next(iter(self.train_batches.batches(0, 1, order)))
+        except StopIteration:
+            raise ExperimentError(f"experiment {name!r}: the training data yield no batch") from None
+        x, y = x[:2], y[:2]
+        try:
+            with torch.no_grad():
+                out = model(x)
+        except Exception as exc:
+            raise ExperimentError(
+                f"experiment {name!r}: the model cannot take a batch of inputs of shape {tuple(x.shape)} "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
+        try:
+            loss = self.experiment.loss(out, y)
+            ok = isinstance(loss, torch.Tensor) and loss.numel() == 1
+        except Exception as exc:
+            raise ExperimentError(
+                f"experiment {name!r}: the model's output of shape {tuple(out.shape)} does not fit the loss with "
+                f"targets of shape {tuple(y.shape)} ({type(exc).__name__}: {exc})"
+            ) from None
+        if not ok:
+            raise ExperimentError(f"experiment {name!r}: the loss must give one number (a scalar tensor); got {loss!r}")
+        for metric, spec in self.metrics.items():
             try:
-                stored = json.loads(job_file.read_text())
-            except json.JSONDecodeError:
-                stored = {}
-            if not resume:
-                raise TrainError(
-                    f"{self.out} already holds the results of job {stored.get('job_id', '?')}; "
-                    "pass --resume to continue it, or choose another --out folder"
+                value = spec.fn(out, y)
+                ok = isinstance(value, torch.Tensor) and value.numel() == 1
+            except Exception as exc:
+                raise ExperimentError(
+                    f"experiment {name!r}: metric {metric!r} fails on the model's output ({type(exc).__name__}: {exc})"
+                ) from None
+            if not ok:
+                raise ExperimentError(
+                    f"experiment {name!r}: metric {metric!r} must give a scalar tensor; got {value!r}"
                 )
-            mine = self._identity()
-            theirs = {"config": stored.get("config"), "runs": stored.get("runs")}
-            if theirs != mine:
-                raise TrainError(
-                    f"{self.out} holds a different job ({_difference(theirs, mine)}); "
-                    "resume it with the same options, or choose another --out folder"
-                )
-            self.job_id = str(stored["job_id"])
-            self._job_record = {**self._job_dict(), "created": stored.get("created")}
-        self.out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(job_file, _json(self._job_record))
+        build_optimizer(self.optimizer_spec, model.parameters(), float(self.runs[0].schedule(0)), name)
 
     def _new_outcome(self, index: int, run: Run) -> RunOutcome:
-        model = build_model(self.config.model, run.seed).to(self.device)
+        model = build_model(self.experiment, run.seed).to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        optimizer = torch.optim.SGD(model.parameters(), lr=float(run.schedule(0)))
+        optimizer = build_optimizer(
+            self.optimizer_spec, model.parameters(), float(run.schedule(0)), self.experiment.name
+        )
         scheduler = ScheduleLR(optimizer, run.schedule)
         return RunOutcome(index, run, f"{self.job_id}-{index}", model, optimizer, scheduler)
 
@@ -347,18 +379,25 @@ class Trainer:
             "schedule": str(o.run.schedule),
             "seed": o.run.seed,
             **self.config.to_dict(),
-            "optimizer": "SGD (no momentum, no weight decay), mean cross-entropy",
+            "optimizer": self._optimizer_text(),
+            "optimizer_text": self._optimizer_description(),
             "batches_per_epoch": self.batches,
-            "data": self.data.source,
+            "data": self.data.description,
             "device": str(self.device),
             "fused": self.fused,
-            **_versions(),
+            "threads_per_run": self.threads,
+            **versions(),
         }
 
-    def _start_metrics(self) -> None:
-        assert self.out is not None
-        write_records(self.out / METRICS, [self.run_record(o) for o in self.outcomes])
-        (self.out / CHECKPOINT).unlink(missing_ok=True)
+    def _optimizer_description(self) -> str:
+        if isinstance(self.optimizer_spec, OptimizerSpec):
+            return self.optimizer_spec.describe()
+        return f"{self._optimizer_text()} (a factory)"
+
+    def results(self) -> JobResults:
+        """The job's records so far as `JobResults`: what `lrlab.lab.store.read_results` gives for its folder."""
+        job = self._job_record if self.store is not None else self._job_dict()
+        return results_from_records(self._records(), job, self.out)
 
     # -- checkpoints ------------------------------------------------------------------------
     def _records(self) -> list[dict[str, Any]]:
@@ -376,41 +415,39 @@ class Trainer:
         return {"type": "end", "job_id": self.job_id, "epochs": self.epochs_done, "seconds": round(self.seconds, 3)}
 
     def _save_checkpoint(self) -> None:
-        assert self.out is not None
-        state = {
-            "format": _FORMAT,
-            "job_id": self.job_id,
-            "identity": _json(self._identity()),
-            "epochs_done": self.epochs_done,
-            "seconds": self.seconds,
-            "runs": [
-                {
-                    "model": o.model.state_dict(),
-                    "optimizer": o.optimizer.state_dict(),
-                    "scheduler": o.scheduler.state_dict(),
-                    "diverged_epoch": o.diverged_epoch,
-                    "history": [json.dumps(r) for r in o.history],  # key order kept
-                }
-                for o in self.outcomes
-            ],
-            "generators": {str(seed): g.get_state() for seed, g in self.generators.items()},
-            "torch_rng": torch.get_rng_state(),
-        }
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        atomic_write_bytes(self.out / CHECKPOINT, buffer.getvalue())
+        assert self.store is not None
+        import json
+
+        self.store.save_checkpoint(
+            {
+                "format": _FORMAT,
+                "job_id": self.job_id,
+                "identity": json.dumps(self.identity(), sort_keys=True),
+                "epochs_done": self.epochs_done,
+                "seconds": self.seconds,
+                "runs": [
+                    {
+                        "model": o.model.state_dict(),
+                        "optimizer": o.optimizer.state_dict(),
+                        "scheduler": o.scheduler.state_dict(),
+                        "diverged_epoch": o.diverged_epoch,
+                        "updates": o.updates,
+                        "history": [json.dumps(r) for r in o.history],  # key order kept
+                    }
+                    for o in self.outcomes
+                ],
+                "generators": {str(seed): g.get_state() for seed, g in self.generators.items()},
+                "torch_rng": torch.get_rng_state(),
+            }
+        )
 
     def _load_checkpoint(self) -> None:
-        assert self.out is not None
-        path = self.out / CHECKPOINT
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            raise TrainError(
-                f"{path} cannot be read ({type(exc).__name__}: {exc}); delete the folder to start again"
-            ) from None
-        if state.get("format") != _FORMAT or state.get("identity") != _json(self._identity()):
-            raise TrainError(f"{path} belongs to another job; choose another --out folder")
+        assert self.store is not None
+        import json
+
+        state = self.store.load_checkpoint()
+        if state.get("format") != _FORMAT or state.get("identity") != json.dumps(self.identity(), sort_keys=True):
+            raise TrainError(f"{self.store.folder} holds a checkpoint of another job; choose another --out folder")
         self.epochs_done = int(state["epochs_done"])
         self.seconds = float(state["seconds"])
         for o, saved in zip(self.outcomes, state["runs"], strict=True):
@@ -418,90 +455,93 @@ class Trainer:
             o.optimizer.load_state_dict(saved["optimizer"])
             o.scheduler.load_state_dict(saved["scheduler"])
             o.diverged_epoch = saved["diverged_epoch"]
+            o.updates = int(saved.get("updates", 0))
             o.history = [json.loads(r) for r in saved["history"]]
         for seed, g in self.generators.items():
             g.set_state(state["generators"][str(seed)])
         torch.set_rng_state(state["torch_rng"])
         # The metrics file may hold records of the epoch that was cut short: rewrite it from the checkpoint.
-        write_records(self.out / METRICS, self._records())
+        self.store.start(self._records(), self.metric_names)
 
     # -- training ---------------------------------------------------------------------------
     def run(self) -> list[RunOutcome]:
         """Train the remaining epochs; returns every run's outcome."""
-        self.listener.started(self)
+        hooks = [self.listener, *self.loggers]
+        for hook in hooks:
+            hook.started(self)
         try:
-            if self.out is not None:
-                self._metrics = (self.out / METRICS).open("a")
             while self.epochs_done < self.config.epochs:
                 self._epoch(self.epochs_done + 1)
-            if self._metrics is not None and not self._has_end():
-                self._write([self._end_record()])
+            if self.store is not None and not self.store.ended():
+                self.store.append([self._end_record()])
+            for hook in hooks:
+                hook.finished(self)
         finally:
-            if self._metrics is not None:
-                self._metrics.close()
-                self._metrics = None
-        self.listener.finished(self)
+            if self.store is not None:
+                self.store.close()
+            for hook in hooks:
+                hook.close()
         return self.outcomes
-
-    def _has_end(self) -> bool:
-        assert self.out is not None
-        tail = (self.out / METRICS).read_text().rstrip().rsplit("\n", 1)[-1]
-        return '"type": "end"' in tail
-
-    def _write(self, records: list[dict[str, Any]]) -> None:
-        if self._metrics is not None:
-            self._metrics.write("".join(dumps(r) + "\n" for r in records))
-            self._metrics.flush()
 
     def _epoch(self, epoch: int) -> None:
         started = time.perf_counter()
-        bs = self.config.batch_size
-        n = self.data.n_train
         # Draw every seed's order, even for seeds whose runs all diverged: the orders must not
         # depend on which runs are left.
-        orders = {seed: torch.randperm(n, generator=g).to(self.device) for seed, g in self.generators.items()}
+        orders = {seed: self.train_batches.order(g) for seed, g in self.generators.items()}
         groups: dict[int, list[RunOutcome]] = {}
         for o in self.outcomes:
             if o.live:
                 groups.setdefault(o.run.seed, []).append(o)
                 o.loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
-                o.correct = torch.zeros((), dtype=torch.int64, device=self.device)
+                o.sums = {}
                 o.seen = 0
                 o.seconds = 0.0
                 o.lr_first = o.lr
                 o.stopped = False
         trained = [o for group in groups.values() for o in group]
-        for b in range(self.batches):
-            for seed, group in groups.items():
-                live = [o for o in group if not o.stopped]
+        streams = {seed: self.train_batches.batches(seed, epoch, orders[seed]) for seed in groups}
+        b = 0
+        while streams:
+            for seed in list(streams):
+                batch = next(streams[seed], None)
+                if batch is None:
+                    del streams[seed]
+                    continue
+                live = [o for o in groups[seed] if not o.stopped]
                 if not live:
                     continue
-                idx = orders[seed][b * bs : (b + 1) * bs]
-                x = self.data.train_x[idx]
-                y = self.data.train_y[idx]
+                x, y = batch
                 if self.fused and len(live) > 1:
                     self._step_fused(live, x, y)
                 else:
                     for o in live:
                         self._step_plain(o, x, y)
-            if (b + 1) % _CHECK_EVERY == 0 or b + 1 == self.batches:
+            if not streams:
+                break
+            b += 1
+            if b % _CHECK_EVERY == 0 or b == self.batches:
                 self._check_divergence(trained)
-            self.listener.batch(epoch, b + 1, self.batches)
+            self.listener.batch(epoch, b, self.batches)
+        self._check_divergence(trained)
+        if self.batches is None:
+            self.batches = b
         records = self._finish_epoch(epoch, trained, started)
-        self._write(records)
+        if self.store is not None:
+            self.store.append(records)
         self.epochs_done = epoch
         self.seconds += time.perf_counter() - started
-        if self.out is not None:
+        if self.store is not None:
             self._save_checkpoint()
-        self.listener.epoch(epoch, records)
+        for hook in (self.listener, *self.loggers):
+            hook.epoch(epoch, records)
 
     def _step_plain(self, o: RunOutcome, x: torch.Tensor, y: torch.Tensor) -> None:
         t0 = time.perf_counter()
-        logits = o.model(x)
-        loss = F.cross_entropy(logits, y)
+        outputs = o.model(x)
+        loss = self.experiment.loss(outputs, y)
         o.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
-        self._update(o, loss.detach(), logits.detach(), y)
+        self._update(o, loss.detach(), outputs.detach(), y)
         o.seconds += time.perf_counter() - t0
 
     def _step_fused(self, live: list[RunOutcome], x: torch.Tensor, y: torch.Tensor) -> None:
@@ -516,27 +556,38 @@ class Trainer:
         def forward(params: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
             return functional_call(base, params, (inputs,))  # type: ignore[no-any-return]
 
-        logits = vmap(forward, in_dims=(0, None))(stacked, x)  # K x B x 10
-        k = len(live)
-        losses = F.cross_entropy(logits.reshape(k * len(y), -1), y.repeat(k), reduction="none").view(k, -1).mean(1)
+        outputs = vmap(forward, in_dims=(0, None))(stacked, x)  # K x B x ...
+        losses = self._fused_losses(outputs, y)
         for o in live:
             o.optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()  # type: ignore[no-untyped-call]
-        share = (time.perf_counter() - t0) / k
+        share = (time.perf_counter() - t0) / len(live)
         for i, o in enumerate(live):
             t1 = time.perf_counter()
-            self._update(o, losses[i].detach(), logits[i].detach(), y)
+            self._update(o, losses[i].detach(), outputs[i].detach(), y)
             o.seconds += share + time.perf_counter() - t1
 
-    def _update(self, o: RunOutcome, loss: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> None:
+    def _fused_losses(self, outputs: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One loss per run of a fused step: the experiment's loss on each run's outputs."""
+        k = outputs.shape[0]
+        if self.experiment.loss is cross_entropy:  # one call for all runs (the numbers of earlier lrlab versions)
+            flat = F.cross_entropy(outputs.reshape(k * len(y), -1), y.repeat(k), reduction="none")
+            return flat.view(k, -1).mean(1)
+        return torch.stack([self.experiment.loss(outputs[i], y) for i in range(k)])
+
+    def _update(self, o: RunOutcome, loss: torch.Tensor, outputs: torch.Tensor, y: torch.Tensor) -> None:
         o.lr_last = o.lr
+        for logger in self.loggers:
+            logger.update(o, o.updates, o.lr_last)
         o.optimizer.step()
+        o.updates += 1
         if self.config.per == "step":
             o.scheduler.step()
-        assert o.loss_sum is not None and o.correct is not None
-        o.loss_sum += loss.to(torch.float64) * len(y)
-        o.correct += (logits.argmax(1) == y).sum()
-        o.seen += len(y)
+        assert o.loss_sum is not None
+        n = len(y)
+        o.loss_sum += loss.to(torch.float64) * n
+        _accumulate(o.sums, self.metrics, outputs, y, n)
+        o.seen += n
 
     def _check_divergence(self, trained: list[RunOutcome]) -> None:
         running = [o for o in trained if not o.stopped]
@@ -549,53 +600,64 @@ class Trainer:
                 o.stopped = True
 
     @torch.inference_mode()
-    def _test_correct(self, model: nn.Module) -> torch.Tensor:
-        correct = torch.zeros((), dtype=torch.int64, device=self.device)
-        x, y = self.data.test_x, self.data.test_y
-        for start in range(0, len(y), _EVAL_BATCH):
-            logits = model(x[start : start + _EVAL_BATCH])
-            correct += (logits.argmax(1) == y[start : start + _EVAL_BATCH]).sum()
-        return correct
+    def _evaluate(self, model: nn.Module) -> list[torch.Tensor]:
+        """The test loss sum and metric sums of `model` (tensors: no host sync), and the example count."""
+        assert self.test_batches is not None
+        loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        sums: dict[str, torch.Tensor] = {}
+        seen = 0
+        for x, y in self.test_batches.batches():
+            outputs = model(x)
+            n = len(y)
+            loss_sum += self.experiment.loss(outputs, y).to(torch.float64) * n
+            _accumulate(sums, self.metrics, outputs, y, n)
+            seen += n
+        count = torch.tensor(float(seen), dtype=torch.float64, device=self.device)
+        return [loss_sum, *(_f64(sums.get(m), self.device) for m in self.metrics), count]
 
     def _finish_epoch(self, epoch: int, trained: list[RunOutcome], started: float) -> list[dict[str, Any]]:
-        tests: list[torch.Tensor | None] = []
+        tests: list[list[torch.Tensor] | None] = []
         for o in trained:
             t0 = time.perf_counter()
-            tests.append(None if o.stopped else self._test_correct(o.model))
+            tests.append(None if o.stopped or self.test_batches is None else self._evaluate(o.model))
             o.seconds += time.perf_counter() - t0
+        width = 1 + len(self.metrics)
+        missing = [_f64(None, self.device)] * (width + 1)
         # one host sync for all runs
         values = torch.stack(
             [
                 torch.stack(
                     [
                         _f64(o.loss_sum, self.device),
-                        _f64(o.correct, self.device),
-                        _f64(t, self.device),
+                        *(_f64(o.sums.get(m), self.device) for m in self.metrics),
+                        *(t if t is not None else missing),
                     ]
                 )
                 for o, t in zip(trained, tests, strict=True)
             ]
         ).tolist()
         wall = time.perf_counter() - started
-        n_test = len(self.data.test_y)
         records: list[dict[str, Any]] = []
-        for o, (loss_sum, correct, test_correct) in zip(trained, values, strict=True):
-            loss = loss_sum / o.seen if o.seen else math.nan
+        for o, row in zip(trained, values, strict=True):
+            train_sums, test_sums, test_seen = row[:width], row[width:-1], row[-1]
+            loss = train_sums[0] / o.seen if o.seen else math.nan
             diverged = o.stopped or not math.isfinite(loss)
-            rec = {
-                "type": "epoch",
-                "run_id": o.run_id,
-                "epoch": epoch,
-                "train_loss": loss,
-                "train_acc": correct / o.seen if o.seen else math.nan,
-                "test_acc": None if diverged else test_correct / n_test,
-                "lr_first": o.lr_first,
-                "lr_last": o.lr_last,
-                "seconds": round(o.seconds, 4),
-                "epoch_seconds": round(wall, 4),
-                "images": o.seen,
-                "diverged": diverged,
-            }
+            rec: dict[str, Any] = {"type": "epoch", "run_id": o.run_id, "epoch": epoch, "train_loss": loss}
+            for name, total in zip(self.metrics, train_sums[1:], strict=True):
+                rec[f"train_{name}"] = total / o.seen if o.seen else math.nan
+            if self.test_batches is not None:
+                tested = not diverged and test_seen > 0
+                rec["test_loss"] = test_sums[0] / test_seen if tested else None
+                for name, total in zip(self.metrics, test_sums[1:], strict=True):
+                    rec[f"test_{name}"] = total / test_seen if tested else None
+            rec.update(
+                lr_first=o.lr_first,
+                lr_last=o.lr_last,
+                seconds=round(o.seconds, 4),
+                epoch_seconds=round(wall, 4),
+                images=o.seen,
+                diverged=diverged,
+            )
             if diverged:
                 o.diverged_epoch = epoch
             elif self.config.per == "epoch":
@@ -603,6 +665,19 @@ class Trainer:
             o.history.append(rec)
             records.extend(_with_divergence(rec))
         return records
+
+
+def _accumulate(
+    sums: dict[str, torch.Tensor], metrics: dict[str, Metric], outputs: torch.Tensor, y: torch.Tensor, n: int
+) -> None:
+    """Add one batch's metric values to `sums` (a count stays an integer tensor: exact accuracy)."""
+    for name, metric in metrics.items():
+        value = metric.fn(outputs, y).detach()
+        if metric.reduction == "mean":
+            value = value.to(torch.float64) * n
+        elif value.is_floating_point():
+            value = value.to(torch.float64)
+        sums[name] = value if name not in sums else sums[name] + value
 
 
 def _f64(value: torch.Tensor | None, device: torch.device) -> torch.Tensor:
@@ -618,48 +693,15 @@ def _with_divergence(rec: dict[str, Any]) -> list[dict[str, Any]]:
     return [rec, {"type": "diverged", "run_id": rec["run_id"], "epoch": rec["epoch"], "loss": str(loss)}]
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
-
-
-def _difference(theirs: dict[str, Any], mine: dict[str, Any]) -> str:
-    tc, mc = theirs.get("config") or {}, mine["config"]
-    for key in mc:
-        if tc.get(key) != mc[key]:
-            return f"it has {key}={tc.get(key)!r}, this one {key}={mc[key]!r}"
-    return f"its runs are {theirs.get('runs')!r}"
-
-
 def train(
     runs: Sequence[Run],
     config: TrainConfig | None = None,
-    data: TensorData | Dataset | None = None,
-    *,
-    out: str | Path | None = None,
-    resume: bool = False,
-    device: str | torch.device = "cpu",
-    fused: bool | str = "auto",
-    channels_last: bool | None = None,
-    listener: Listener | None = None,
+    experiment: Experiment | str | None = None,
+    **options: Any,
 ) -> list[RunOutcome]:
-    """Train `runs` together (see the module docstring); Fashion-MNIST is found or fetched when `data` is None.
+    """Train `runs` together (see the module docstring and `Trainer` for the options).
 
     Returns one `RunOutcome` per run: its model, its ``history`` (the epoch
     records written to ``metrics.jsonl``) and ``diverged_epoch``.
     """
-    if data is None:
-        from lrlab.lab.data import load_fashion_mnist
-
-        data = load_fashion_mnist()
-    trainer = Trainer(
-        runs,
-        config or TrainConfig(),
-        data,
-        out=out,
-        resume=resume,
-        device=device,
-        fused=fused,
-        channels_last=channels_last,
-        listener=listener,
-    )
-    return trainer.run()
+    return Trainer(runs, config, experiment, **options).run()

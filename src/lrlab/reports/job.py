@@ -1,35 +1,62 @@
-"""The report of a training job, drawn from its result files only (NumPy and matplotlib; no torch).
+"""The report of a training job (``lrlab train`` or ``compare``), drawn from its result files only (no torch).
 
-`write_report(folder)` reads ``metrics.jsonl`` (and ``job.json``) and writes
-beside them ``report.md`` with PNG files, and ``report.html``, one file with
-the same figures embedded (base64). It shows the learning rates as actually
-used, the chapter's figure for each schedule, the final numbers (mean ± std
-over seeds) beside the book's printed PyTorch numbers, the runs that diverged,
-and what lrlab runs differently from the book's code.
+`write_report(folder)` reads ``job.json`` and ``metrics.jsonl`` and writes
+beside them ``report.md`` with its PNG files, and ``report.html``, one file
+with the same figures embedded (`lrlab.reports.page`). The page says:
+
+* what ran: the experiment (name and description), the optimizer, batch size,
+  epochs (done and planned), what one step of the schedule is, the data, the
+  versions and threads;
+* the **conclusion**: `lrlab.lab.summary.job_comparison`'s sentence -- the
+  best schedule by the experiment's goal metric, its lead, and whether the
+  lead is larger than seed-to-seed noise (a single-run job is a compare of one);
+* the final table: each schedule's final value of every metric the
+  experiment records (mean ± std over the seeds that did not diverge, one
+  number format: `lrlab.lab.stats`) and the goal metric's 95% interval;
+* the runs that diverged;
+* the figures of `job_figures`: the rates as used, all schedules side by side,
+  and one figure per schedule;
+* for an experiment compared with the d2l chapter (``reference = "chapter"``),
+  the book's printed numbers beside each of its schedules and what lrlab runs
+  differently from the book's code.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from lrlab.lab.store import JobResults, RunResults, atomic_write_bytes, atomic_write_text, read_results
-from lrlab.reports.plots import pyplot
-from lrlab.schedules.base import FloatArray
+from lrlab.errors import LrlabError
+from lrlab.lab.experiments import reference
+from lrlab.lab.stats import LEVEL, Comparison, Metric, estimate, format_interval, format_mean_std
+from lrlab.lab.store import JobResults, RunResults, read_results
+from lrlab.lab.summary import final_value, goal_of, job_comparison
+from lrlab.reports.page import Bullets, Image, Page, Paragraph, Section, Table
+from lrlab.reports.plots import (
+    RATES_DONE,
+    band,
+    epoch_axes,
+    legend_below,
+    line_width,
+    metric_title,
+    new_figure,
+    png_bytes,
+    rate_steps,
+    scale_y,
+)
+from lrlab.schedules.spec import parse
 
-__all__ = ["Row", "chapter_reference", "summary_rows", "write_report"]
+__all__ = ["job_figures", "job_page", "write_report"]
 
-METRICS = ("train_loss", "train_acc", "test_acc")
-NAMES = {"train_loss": "train loss", "train_acc": "train acc", "test_acc": "test acc"}
+#: keys of an epoch record that are not metrics
+_NOT_METRICS = {"type", "run_id", "epoch", "lr_first", "lr_last", "seconds", "epoch_seconds", "images", "diverged"}
 
 DIFFERENCES = """\
 lrlab runs what the chapter's text describes, so some runs differ from what the book's code did:
@@ -43,354 +70,328 @@ lrlab runs what the chapter's text describes, so some runs differ from what the 
   warmup) ended within the first epoch and the rest ran at 0.01; its square root decayed per update.
 - **Same batches for every schedule of a seed** (a paired comparison), drawn from a seeded
   `torch.Generator`; the book reshuffles independently for each run. The TF tab is a different network
-  (average pooling, a sigmoid 84-unit layer): `--model tf` trains it.
+  (average pooling, a sigmoid 84-unit layer): the experiment `fashion-mnist-lenet-tf` trains it.
 - Train loss and train accuracy are running averages over the epoch's minibatches while the weights
-  change, and test accuracy is measured on the 10,000 test images after the epoch, as the book prints them.
+  change, and test accuracy is measured on {test_set} after the epoch, as the book prints them.
 """
 
 
-def chapter_reference() -> dict[str, Any]:
-    """The book's printed numbers and bands (``lrlab/lab/experiments/chapter_results.json``)."""
-    text = resources.files("lrlab.lab.experiments").joinpath("chapter_results.json").read_text()
-    data: dict[str, Any] = json.loads(text)
-    return data
-
-
+# -- what the folder says about the job ---------------------------------------------------------------
 @dataclass(frozen=True)
-class Row:
-    """One line of the summary table: a label's runs over seeds."""
+class JobInfo:
+    """What ran, read from ``job.json`` with the first run record as fallback (folders of earlier versions)."""
 
-    label: str
-    schedule: str
+    job_id: str
+    experiment: str
+    description: str
+    metrics: tuple[str, ...]
+    goal: Metric
+    reference: str | None
+    optimizer: str
+    batch_size: Any
     per: str
-    epochs: int
-    seeds: int
-    diverged: list[tuple[int, int]]  # (seed, epoch)
-    mean: dict[str, float]
-    std: dict[str, float]
-    reference: dict[str, Any] | None
+    epochs_planned: int
+    epochs_done: int
+    complete: bool
+    data: str
+    test_examples: int | None
+    versions: Mapping[str, Any]
+    device: str
+    threads: Any
 
-    def cell(self, metric: str) -> str:
-        m = self.mean.get(metric, math.nan)
-        if math.isnan(m):
-            return "-"
-        n = self.seeds - len(self.diverged)
-        return f"{m:.3f}" if n < 2 else f"{m:.3f} ± {self.std[metric]:.3f}"
-
-
-def summary_rows(results: JobResults) -> list[Row]:
-    """Final-epoch numbers per label: mean ± std (sample std) over the seeds that did not diverge."""
-    reference = {e["schedule"]: e for e in chapter_reference()["experiments"]}
-    rows = []
-    for label, runs in results.by_label().items():
-        first = runs[0].config
-        diverged = [(r.seed, r.diverged_epoch) for r in runs if r.diverged_epoch is not None]
-        finals = [r.final for r in runs if r.diverged_epoch is None and r.final is not None]
-        mean, std = {}, {}
-        for metric in METRICS:
-            values = np.array([f[metric] for f in finals if f.get(metric) is not None], dtype=np.float64)
-            mean[metric] = float(values.mean()) if values.size else math.nan
-            std[metric] = float(values.std(ddof=1)) if values.size > 1 else math.nan
-        ref = reference.get(first["schedule"]) if first.get("per") == "epoch" else None
-        rows.append(
-            Row(
-                label=label,
-                schedule=str(first["schedule"]),
-                per=str(first.get("per", "epoch")),
-                epochs=max((len(r.epochs) for r in runs), default=0),
-                seeds=len(runs),
-                diverged=[(s, e) for s, e in diverged if e is not None],
-                mean=mean,
-                std=std,
-                reference=ref,
-            )
+    @classmethod
+    def of(cls, results: JobResults) -> JobInfo:
+        job = results.job
+        first = results.runs[0].config
+        config = (job.get("identity") or {}).get("config") or {}
+        recorded = job.get("experiment")
+        exp: dict[str, Any] = recorded if isinstance(recorded, dict) else {}
+        model = first.get("model") or {}
+        old_model = f"LeNet ({model.get('variant', '?')}, init {model.get('init', '?')})" if model else ""
+        done = max(len(r.epochs) for r in results.runs)  # runs that diverged stopped earlier
+        keys = ("lrlab", "torch", "python")
+        return cls(
+            job_id=str(job.get("job_id") or first.get("job_id", "?")),
+            experiment=str(exp.get("name") or first.get("experiment") or "(not recorded)"),
+            description=str(exp.get("description") or old_model),
+            metrics=tuple(exp.get("metrics") or _metrics_in(results)),
+            goal=goal_of(results),
+            # a folder without an experiment record predates experiments: every job then was the chapter's
+            reference=exp.get("reference") if recorded is not None else "chapter",
+            optimizer=str(first.get("optimizer_text") or first.get("optimizer") or config.get("optimizer") or "SGD"),
+            batch_size=config.get("batch_size", first.get("batch_size", "?")),
+            per=str(config.get("per") or first.get("per", "epoch")),
+            epochs_planned=int(config.get("epochs") or first.get("epochs") or done),
+            epochs_done=done,
+            complete=results.complete,
+            data=str(first.get("data") or (job.get("identity") or {}).get("data") or "?"),
+            test_examples=exp.get("test_examples"),
+            versions=job.get("versions") or {k: first[k] for k in keys if k in first},
+            device=str(job.get("device") or first.get("device", "?")),
+            threads=job.get("threads_per_run", first.get("threads_per_run")),
         )
-    return rows
+
+    def header(self) -> tuple[str, ...]:
+        """The lines under the page's title."""
+        if self.complete:
+            state = "complete"
+        else:
+            state = f"incomplete: {self.epochs_done} of {self.epochs_planned} epochs done (resume with --resume)"
+        epochs = (
+            f"{self.epochs_planned} epochs" if self.complete else f"{self.epochs_done} of {self.epochs_planned} epochs"
+        )
+        versions = ", ".join(f"{k} {v}" for k, v in self.versions.items()) or "versions not recorded"
+        threads = f", {self.threads} threads per run" if self.threads is not None else ""
+        return (
+            f"experiment `{self.experiment}`" + (f": {self.description}" if self.description else ""),
+            f"job `{self.job_id}` ({state})",
+            f"optimizer {self.optimizer}, batch size {self.batch_size}, {epochs}, schedule applied per {self.per}",
+            f"data: {self.data}",
+            f"{versions}; device {self.device}{threads}",
+        )
+
+    @property
+    def test_set(self) -> str:
+        """How the text names the test data: with its real size when the folder records it."""
+        return "the test set" if self.test_examples is None else f"the {self.test_examples:,} test images"
 
 
-# -- figures ------------------------------------------------------------------------------------------
-def _integer_locator() -> Any:
-    from matplotlib.ticker import MaxNLocator
-
-    return MaxNLocator(integer=True)
-
-
-def _save(fig: Any, path: Path) -> bytes:
-    import io
-
-    plt = pyplot()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    data = buffer.getvalue()
-    atomic_write_bytes(path, data)
-    return data
+def _metrics_in(results: JobResults) -> list[str]:
+    """The metric keys of the epoch records, losses first (for folders that do not list them)."""
+    keys: dict[str, None] = {}
+    for run in results.runs:
+        for rec in run.epochs:
+            keys.update((k, None) for k in rec if k not in _NOT_METRICS)
+    order = {"train_loss": 0, "test_loss": 2}
+    return sorted(keys, key=lambda k: order.get(k, 1 if k.startswith("train_") else 3))  # stable: record order
 
 
-def _lr_figure(results: JobResults, path: Path) -> bytes:
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    step_mode = False
+# -- the book's numbers ---------------------------------------------------------------------------------
+def _book(results: JobResults, info: JobInfo) -> dict[str, dict[str, Any]] | None:
+    """The chapter's printed runs by schedule spec, when this job ran one of them the chapter's way (else None)."""
+    if info.reference != "chapter":
+        return None
+    book = reference("chapter")
+    if info.per != book.get("per", "epoch"):
+        return None
+    entries = {
+        e["schedule"]: {**e, "epochs": book.get("epochs", 30), "source": book["sources"]["pytorch"]}
+        for e in book["experiments"]
+    }
+    ran = {str(run.config.get("schedule")) for run in results.runs}
+    return entries if ran & set(entries) else None
+
+
+# -- figures ---------------------------------------------------------------------------------------------
+def job_figures(results: JobResults) -> dict[str, Figure]:
+    """The report's figures by name: ``"lr"``, ``"compare"``, then ``"run: <label>"`` per schedule."""
+    info = JobInfo.of(results)
+    figures = {"lr": _lr_figure(results), "compare": _compare_figure(results, info)}
     for label, runs in results.by_label().items():
-        run = runs[0]
+        figures[f"run: {label}"] = _run_figure(label, runs, info)
+    return figures
+
+
+def _rates(run: RunResults) -> tuple[Any, Any]:
+    """x, y of `run`'s rates as used: per epoch its records' ``lr_first``; per step its schedule at each update."""
+    per_epoch = run.config.get("batches_per_epoch")
+    if run.config.get("per") == "step" and isinstance(per_epoch, int) and per_epoch > 0:
+        try:
+            schedule = parse(str(run.config["schedule"]))
+        except LrlabError:  # a spec of another lrlab version: the records alone
+            schedule = None
+        if schedule is not None:
+            t = np.arange(len(run.epochs) * per_epoch, dtype=np.float64)
+            return rate_steps(np.asarray(schedule(t), dtype=np.float64), per_epoch)
+    return rate_steps(run.series("lr_first"))
+
+
+def _lr_figure(results: JobResults) -> Figure:
+    groups = results.by_label()
+    fig = new_figure(7.5, 4.2, legend=list(groups))
+    ax = fig.subplots()
+    step = False
+    for label, runs in groups.items():
+        run = max(runs, key=lambda r: len(r.epochs))
         if not run.epochs:
             continue
-        epochs = np.arange(len(run.epochs) + 1)
-        first = run.series("lr_first")
-        (line,) = ax.plot(epochs, [*first, first[-1]], drawstyle="steps-post", label=label)
+        x, y = _rates(run)
+        (line,) = ax.plot(x, y, drawstyle="steps-pre", lw=line_width(len(groups)), label=label)
         if run.config.get("per") == "step":
-            step_mode = True
-            ax.plot(epochs[1:], run.series("lr_last"), "o", ms=3, color=line.get_color())
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(_integer_locator())
+            step = True
+            done = np.arange(1, len(run.epochs) + 1)
+            ax.plot(done, run.series("lr_last"), "o", ms=3, color=line.get_color())
+    title = "learning rate as used" + (" (dots: each epoch's last update, as recorded)" if step else "")
+    epoch_axes(ax, title, label=RATES_DONE)
     ax.set_ylabel("learning rate")
-    title = "learning rate of each epoch, as used"
-    ax.set_title(title + (" (dots: the epoch's last update)" if step_mode else ""), fontsize=10)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _save(fig, path)
+    ax.set_ylim(bottom=0)
+    legend_below(fig)
+    return fig
 
 
-def _over_seeds(runs: list[RunResults], metric: str) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray] | None:
-    """Epochs 1..E and the mean, min and max of `metric` over the runs' finite values (None: no epochs)."""
-    series = [r.series(metric) for r in runs if r.epochs]
-    if not series:
-        return None
-    length = max(len(s) for s in series)
-    table = np.full((len(series), length), np.nan)
-    for i, s in enumerate(series):
-        table[i, : len(s)] = s
-    with np.errstate(all="ignore"):
-        finite = np.where(np.isfinite(table), table, np.nan)
-        ok = np.isfinite(finite).any(axis=0)
-        mean, low, high = (np.full(length, np.nan) for _ in range(3))
-        mean[ok] = np.nanmean(finite[:, ok], axis=0)
-        low[ok] = np.nanmin(finite[:, ok], axis=0)
-        high[ok] = np.nanmax(finite[:, ok], axis=0)
-    return np.arange(1, length + 1, dtype=np.float64), mean, low, high
-
-
-def _compare_figure(results: JobResults, path: Path) -> bytes:
+def _compare_figure(results: JobResults, info: JobInfo) -> Figure:
     """Every schedule on the same axes, one panel per metric: the comparison at a glance."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(13.5, 3.9))
-    for ax, metric in zip(axes, METRICS, strict=True):
-        for label, runs in results.by_label().items():
-            curve = _over_seeds(runs, metric)
-            if curve is None:
-                continue
-            epochs, mean, low, high = curve
-            (line,) = ax.plot(epochs, mean, label=label)
-            if len(runs) > 1:
-                ax.fill_between(epochs, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
-        ax.set_title(NAMES[metric], fontsize=10)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(_integer_locator())
-        ax.grid(alpha=0.3)
-    axes[0].set_yscale("log")  # losses differ by factors; accuracies by points
-    axes[-1].legend(fontsize=8)
-    seeds = max(len(runs) for runs in results.by_label().values())
-    note = f"mean of {seeds} seeds, band = min-max" if seeds > 1 else "one seed"
+    groups = results.by_label()
+    metrics = info.metrics or ("train_loss",)
+    cols = min(len(metrics), 2 if len(metrics) == 4 else 3)
+    rows = math.ceil(len(metrics) / cols)
+    fig = new_figure(4.6 * cols, 3.3 * rows, legend=list(groups))
+    axes = fig.subplots(rows, cols, squeeze=False).flat
+    for ax, metric in zip(axes, metrics, strict=False):
+        drawn = [
+            band(ax, [r.series(metric) for r in runs], label=label, lines=len(groups)) for label, runs in groups.items()
+        ]
+        scale_y(ax, drawn, log="loss" in metric)
+        epoch_axes(ax, metric_title(metric))
+    for ax in list(axes)[len(metrics) :]:
+        ax.set_visible(False)
+    seeds = max(len(runs) for runs in groups.values())
+    note = f"mean of {seeds} seeds, band: min..max" if seeds > 1 else "one seed"
     fig.suptitle(f"all schedules side by side ({note})", fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path)
+    legend_below(fig)
+    return fig
 
 
-def _run_figure(label: str, runs: list[RunResults], path: Path) -> bytes:
-    """The chapter's figure: train loss, train acc and test acc against epoch (mean over seeds, band = min..max)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
-    for metric, style in zip(METRICS, ("-", "--", "-."), strict=True):
-        curve = _over_seeds(runs, metric)
-        if curve is None:
-            continue
-        epochs, mean, low, high = curve
-        (line,) = ax.plot(epochs, mean, style, label=NAMES[metric])
-        if len(runs) > 1:
-            ax.fill_between(epochs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+def _run_figure(label: str, runs: list[RunResults], info: JobInfo) -> Figure:
+    """The chapter's figure: every metric of one schedule against epochs (mean over seeds, band: min..max)."""
+    metrics = info.metrics or ("train_loss",)
+    fig = new_figure(5.5, 3.8, legend=[metric_title(m) for m in metrics])
+    ax = fig.subplots()
+    styles = {"train": "-", "test": "--"}
+    drawn = [
+        band(ax, [r.series(m) for r in runs], label=metric_title(m), style=styles.get(m.split("_")[0], "-."))
+        for m in metrics
+    ]
+    scale_y(ax, drawn, zero=True)
     diverged = [r for r in runs if r.diverged_epoch is not None]
     for r in diverged:
         ax.axvline(r.diverged_epoch or 0, color="red", lw=0.8, ls=":")
-    ax.set_xlabel("epoch")
-    ax.xaxis.set_major_locator(_integer_locator())
-    ax.set_ylim(0, max(1.0, min(2.5, ax.get_ylim()[1])))
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    seeds = f"{len(runs)} seeds, mean and min-max" if len(runs) > 1 else f"seed {runs[0].seed}"
+    seeds = f"{len(runs)} seeds, mean and min..max" if len(runs) > 1 else f"seed {runs[0].seed}"
     extra = f"; {len(diverged)} diverged (red)" if diverged else ""
-    ax.set_title(f"{label}\n{seeds}{extra}", fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
+    epoch_axes(ax, f"{label}\n{seeds}{extra}")
+    legend_below(fig)
+    return fig
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "run"
 
 
-# -- the report ---------------------------------------------------------------------------------------
-def write_report(folder: str | Path) -> tuple[Path, Path]:
-    """Write ``report.md`` (+ PNGs) and a self-contained ``report.html`` into `folder`; returns both paths."""
-    folder = Path(folder)
-    results = read_results(folder)
-    rows = summary_rows(results)
-    figures: list[tuple[str, str, bytes]] = []  # (title, file name, png)
-    figures.append(("Learning rates", "report-lr.png", _lr_figure(results, folder / "report-lr.png")))
-    figures.append(("Side by side", "report-compare.png", _compare_figure(results, folder / "report-compare.png")))
+def _images(figures: Mapping[str, Figure]) -> dict[str, Image]:
+    """Each figure rendered to PNG, with the file name it gets beside ``report.md``."""
+    images: dict[str, Image] = {}
     used: set[str] = set()
-    for label, runs in results.by_label().items():
-        name = _slug(label)
+    for key, fig in figures.items():
+        name = key if key in ("lr", "compare") else "run-" + _slug(key.removeprefix("run: "))
         while name in used:
             name += "-x"
         used.add(name)
-        file = f"report-run-{name}.png"
-        figures.append((label, file, _run_figure(label, runs, folder / file)))
-    md = _markdown(results, rows, figures)
-    atomic_write_text(folder / "report.md", md)
-    atomic_write_text(folder / "report.html", _html(results, rows, figures))
-    return folder / "report.md", folder / "report.html"
+        title = {"lr": "learning rates", "compare": "all schedules side by side"}.get(key, key.removeprefix("run: "))
+        images[key] = Image(title, f"report-{name}.png", png_bytes(fig))
+    return images
 
 
-def _header(results: JobResults) -> list[str]:
-    job = results.job
-    first = results.runs[0].config
-    done = min(len(r.epochs) for r in results.runs)
-    total = int(first.get("epochs", done))
-    state = "complete" if results.complete else f"incomplete: {done} of {total} epochs done (resume with --resume)"
-    model = first.get("model") or {}
-    return [
-        f"job `{first.get('job_id', job.get('job_id', '?'))}` ({state})",
-        f"data: {first.get('data', '?')}",
-        f"LeNet ({model.get('variant', '?')}, init {model.get('init', '?')}), SGD, batch {first.get('batch_size')}, "
-        f"{total} epochs, schedule applied per {first.get('per')}",
-        f"lrlab {first.get('lrlab')}, torch {first.get('torch')}, device {first.get('device')}",
-    ]
-
-
-def _table(rows: list[Row]) -> tuple[list[str], list[list[str]]]:
+# -- the page ----------------------------------------------------------------------------------------------
+def _table(results: JobResults, info: JobInfo, comparison: Comparison, book: Mapping[str, Any] | None) -> Table:
+    goal = info.goal.name
     head = [
         "schedule",
         "seeds",
-        "train loss",
-        "train acc",
-        "test acc",
-        "book PyTorch (1.0.3): loss / train / test",
-        "book re-runs: test acc median [min, max]",
-        "diverged",
+        *(metric_title(m) for m in info.metrics),
+        f"{metric_title(goal)}: {LEVEL:.0%} interval",
     ]
-    body = []
-    for row in rows:
-        ref = row.reference
-        if ref is not None:
-            p = ref["pytorch"]
-            book = f"{p['train_loss']:.3f} / {p['train_acc']:.3f} / {p['test_acc']:.3f}"
-            b = ref["pytorch_band"]
-            band = f"{b['test_acc_median']:.3f} [{b['test_acc_min']:.3f}, {b['test_acc_max']:.3f}]"
-            if row.epochs != 30:
-                book += f" (after 30 epochs; this run: {row.epochs})"
-        else:
-            book = band = "-"
-        diverged = ", ".join(f"seed {s} in epoch {e}" for s, e in row.diverged) or "none"
-        body.append(
-            [
-                f"`{row.schedule}`" if row.label == row.schedule else f"{row.label}: `{row.schedule}`",
-                str(row.seeds),
-                row.cell("train_loss"),
-                row.cell("train_acc"),
-                row.cell("test_acc"),
-                book,
-                band,
-                diverged,
-            ]
-        )
-    return head, body
+    if book is not None:
+        head += ["book PyTorch (1.0.3): loss / train / test", "book re-runs: test acc median [min, max]"]
+    head.append("diverged")
+    groups = results.by_label()
+    rows = []
+    for stats in comparison.rows:
+        runs = groups[stats.label]
+        spec = str(runs[0].config.get("schedule", ""))
+        cells = [f"`{spec}`" if stats.label == spec else f"{stats.label}: `{spec}`", str(stats.runs)]
+        for metric in info.metrics:
+            e = estimate([final_value(r, metric) for r in runs], bounds=Metric.parse(metric).bounds)
+            cells.append(format_mean_std(e.mean, e.std, e.n))
+        cells.append(format_interval(stats.ci_low, stats.ci_high))
+        if book is not None:
+            cells += _book_cells(book.get(spec), max(len(r.epochs) for r in runs))
+        diverged = [(r.seed, r.diverged_epoch) for r in runs if r.diverged_epoch is not None]
+        cells.append(", ".join(f"seed {s} in epoch {e}" for s, e in diverged) or "none")
+        rows.append(tuple(cells))
+    return Table(tuple(head), tuple(rows))
 
 
-def _ran_notes(rows: list[Row]) -> list[str]:
-    return [f"{row.label}: {row.reference['pytorch_ran']}" for row in rows if row.reference is not None]
+def _book_cells(entry: Mapping[str, Any] | None, epochs: int) -> list[str]:
+    if entry is None:
+        return ["-", "-"]
+    p, b = entry["pytorch"], entry["pytorch_band"]
+    printed = f"{p['train_loss']:.3f} / {p['train_acc']:.3f} / {p['test_acc']:.3f}"
+    if epochs != entry["epochs"]:
+        printed += f" (after {entry['epochs']} epochs; this run: {epochs})"
+    return [printed, f"{b['test_acc_median']:.3f} [{b['test_acc_min']:.3f}, {b['test_acc_max']:.3f}]"]
 
 
-def _markdown(results: JobResults, rows: list[Row], figures: list[tuple[str, str, bytes]]) -> str:
-    lines = ["# lrlab report", ""]
-    lines += [f"- {h}" for h in _header(results)]
-    head, body = _table(rows)
-    lines += ["", "## Final epoch", ""]
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "---|" * len(head))
-    lines += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in body]
-    lines += [
-        "",
-        "Mean ± sample standard deviation over the seeds that did not diverge. The book's numbers are one "
-        "printed run each (d2l.ai 1.0.3, PyTorch tab) and the range its unchanged code gave over 35 builds; "
-        "source: " + chapter_reference()["sources"]["pytorch"] + ".",
-    ]
-    diverged = [(row.label, s, e) for row in rows for s, e in row.diverged]
-    if diverged:
-        lines += ["", "**Diverged** (loss became NaN or infinite; the run was stopped, the others went on):", ""]
-        lines += [f"- {label}, seed {s}: epoch {e}" for label, s, e in diverged]
-    lines += ["", "## Learning rates", "", f"![learning rates]({figures[0][1]})", ""]
-    lines += ["## Side by side", "", f"![all schedules side by side]({figures[1][1]})", ""]
-    lines += ["## Each schedule", ""]
-    for title, file, _ in figures[2:]:
-        lines += [f"![{title}]({file})", ""]
-    lines += ["## What lrlab runs differently from the book's code", "", DIFFERENCES]
-    notes = _ran_notes(rows)
-    if notes:
-        lines += ["What the book's PyTorch tab actually ran:", ""] + [f"- {n}" for n in notes] + [""]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _inline_md(text: str) -> str:
-    escaped = html.escape(text)
-    escaped = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
-    escaped = re.sub(r"`(.+?)`", r"<code>\1</code>", escaped)
-    return re.sub(r"\*(.+?)\*", r"<em>\1</em>", escaped)
-
-
-def _html(results: JobResults, rows: list[Row], figures: list[tuple[str, str, bytes]]) -> str:
-    def img(title: str, png: bytes) -> str:
-        data = base64.b64encode(png).decode("ascii")
-        return f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{data}"></figure>'
-
-    head, body = _table(rows)
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8"><title>lrlab report</title>',
-        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em;line-height:1.4}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
-        "figure{display:inline-block;margin:.5em}code{background:#f4f4f4}</style></head><body>",
-        "<h1>lrlab report</h1><ul>",
-        *[f"<li>{_inline_md(h)}</li>" for h in _header(results)],
-        "</ul><h2>Final epoch</h2><table><thead><tr>",
-        *[f"<th>{html.escape(h)}</th>" for h in head],
-        "</tr></thead><tbody>",
-    ]
-    for r in body:
-        parts.append("<tr>" + "".join(f"<td>{_inline_md(c)}</td>" for c in r) + "</tr>")
-    parts.append("</tbody></table>")
-    parts.append(
-        "<p>Mean ± sample standard deviation over the seeds that did not diverge; the book's numbers are one printed "
-        "run each (d2l.ai 1.0.3, PyTorch tab) and the range of its unchanged code over 35 builds.</p>"
+def _note(info: JobInfo, book: Mapping[str, Any] | None) -> str:
+    text = (
+        "Final epoch: mean ± sample standard deviation over the seeds that did not diverge; the "
+        f"{LEVEL:.0%} interval of {metric_title(info.goal.name)} (the goal, `{info.goal}`) is "
+        "mean ± t(0.975, n-1)·std/√n over those seeds."
     )
-    diverged = [(row.label, s, e) for row in rows for s, e in row.diverged]
+    if book:
+        source = next(iter(book.values()))["source"]
+        text += (
+            " The book's numbers are one printed run each (d2l.ai 1.0.3, PyTorch tab) and the range its "
+            f"unchanged code gave over 35 builds; source: {source}."
+        )
+    return text
+
+
+def _differences(results: JobResults, info: JobInfo, book: Mapping[str, Any]) -> list[Section]:
+    intro, items = DIFFERENCES.format(test_set=info.test_set).split("\n\n", 1)
+    bullets = tuple(" ".join(item.split()) for item in re.split(r"\n- ", "\n" + items.strip())[1:])
+    blocks: list[Any] = [Paragraph(" ".join(intro.split())), Bullets(bullets)]
+    ran = [
+        f"{label}: {book[spec]['pytorch_ran']}"
+        for label, runs in results.by_label().items()
+        if (spec := str(runs[0].config.get("schedule"))) in book
+    ]
+    if ran:
+        blocks += [Paragraph("What the book's PyTorch tab actually ran:"), Bullets(tuple(ran))]
+    return [Section("What lrlab runs differently from the book's code", tuple(blocks))]
+
+
+def job_page(results: JobResults) -> Page:
+    """The report of `results` as a `lrlab.reports.page.Page`, its figures those of `job_figures`."""
+    info = JobInfo.of(results)
+    book = _book(results, info)
+    comparison = job_comparison(results)
+    images = _images(job_figures(results))
+    sections = [
+        Section("Conclusion", (Paragraph(comparison.sentence),)),
+        Section("Final epoch", (_table(results, info, comparison, book), Paragraph(_note(info, book)))),
+    ]
+    diverged = [
+        f"{run.label}, seed {run.seed}: epoch {run.diverged_epoch}"
+        for run in results.runs
+        if run.diverged_epoch is not None
+    ]
     if diverged:
-        parts.append("<p><strong>Diverged</strong> (loss became NaN or infinite; stopped, the others went on):</p><ul>")
-        parts += [f"<li>{html.escape(label)}, seed {s}: epoch {e}</li>" for label, s, e in diverged]
-        parts.append("</ul>")
-    parts.append("<h2>Learning rates</h2>" + img(figures[0][0], figures[0][2]))
-    parts.append("<h2>Side by side</h2>" + img(figures[1][0], figures[1][2]))
-    parts.append("<h2>Each schedule</h2>" + "".join(img(t, png) for t, _, png in figures[2:]))
-    parts.append("<h2>What lrlab runs differently from the book's code</h2>")
-    paragraph, items = DIFFERENCES.split("\n\n", 1)
-    parts.append(f"<p>{_inline_md(' '.join(paragraph.split()))}</p><ul>")
-    for item in re.split(r"\n- ", "\n" + items.strip())[1:]:
-        parts.append(f"<li>{_inline_md(' '.join(item.split()))}</li>")
-    parts.append("</ul>")
-    notes = _ran_notes(rows)
-    if notes:
-        parts.append("<p>What the book's PyTorch tab actually ran:</p><ul>")
-        parts += [f"<li>{_inline_md(n)}</li>" for n in notes]
-        parts.append("</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+        lead = "**Diverged** (loss became NaN or infinite; the run was stopped, the others went on):"
+        sections.append(Section("Diverged runs", (Paragraph(lead), Bullets(tuple(diverged)))))
+    sections.append(Section("Learning rates", (images.pop("lr"),)))
+    sections.append(Section("Side by side", (images.pop("compare"),)))
+    sections.append(Section("Each schedule", tuple(images.values())))
+    if book is not None:
+        sections += _differences(results, info, book)
+    return Page("lrlab report", header=info.header(), sections=tuple(sections))
+
+
+def write_report(folder: str | Path, *, results: JobResults | None = None) -> tuple[Path, Path]:
+    """Write ``report.md`` (PNGs beside it) and a self-contained ``report.html`` into `folder`; returns both.
+
+    `results` defaults to what `lrlab.lab.store.read_results` reads from `folder`.
+    """
+    folder = Path(folder)
+    if results is None:
+        results = read_results(folder)
+    return job_page(results).write(folder)

@@ -2,19 +2,17 @@
 
 `write_sweep_report(folder)` reads ``sweep.json``, each finished trial's
 ``result.json`` and ``metrics.jsonl``, and writes ``report.md`` (with PNG
-files beside it) and a self-contained ``report.html`` (the PNGs embedded as
-base64): the table of settings (mean ± std and 95% interval of the final
-metric over seeds, mean final train loss, diverged count), the one-sentence
-conclusion, the final metric against each swept parameter (error bars: the 95%
-interval; a log axis for log-spaced values) and the curves of the best and
-worst settings.
+files beside it) and a self-contained ``report.html`` (`lrlab.reports.page`):
+the one-sentence conclusion, the table of settings (mean ± std and 95%
+interval of the final metric over seeds, mean final train loss, diverged
+count), and the figures of `sweep_figures`: the swept schedules as trained,
+the final metric against each swept parameter (error bars: the 95% interval;
+a log axis for log-spaced values, whole-number ticks for integer ones) and the
+curves of the best and worst settings.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import json
 import math
 from collections.abc import Sequence
@@ -22,64 +20,111 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
-from lrlab.lab.store import ResultsError, RunResults, atomic_write_bytes, atomic_write_text, read_results
-from lrlab.reports.plots import pyplot
-from lrlab.sweeps.run import SWEEP, TRIALS, TrialRecord, read_trial_records
-from lrlab.sweeps.sweep import SettingSummary, Summary, Sweep, conclusion, setting_id, summarize, sweep_from_dict
+from lrlab.lab.stats import LEVEL, format_interval, format_mean_std, format_value
+from lrlab.lab.store import ResultsError, RunResults, read_results
+from lrlab.reports import plots
+from lrlab.reports.page import Bullets, Image, Page, Paragraph, Section, Table
+from lrlab.schedules.spec import parse
+from lrlab.sweeps.run import SWEEP, TRIALS, TrialRecord, is_sweep_folder, read_trial_records
+from lrlab.sweeps.summary import SettingSummary, Summary, conclusion, summarize
+from lrlab.sweeps.sweep import Sweep, setting_id, sweep_from_dict
 
-__all__ = ["is_sweep_folder", "sweep_table", "write_sweep_report"]
+__all__ = ["is_sweep_folder", "sweep_figures", "sweep_page", "sweep_table", "write_sweep_report"]
 
-_NAMES = {"test_acc": "test accuracy", "train_loss": "train loss", "train_acc": "train accuracy"}
-
-
-def is_sweep_folder(folder: str | Path) -> bool:
-    """Whether `folder` holds a sweep (a ``sweep.json`` written by `lrlab.sweeps.run`)."""
-    path = Path(folder) / SWEEP
-    if not path.is_file():
-        return False
-    try:
-        return "fingerprint" in json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
+#: more settings than this: the schedules panel has no legend (the table names them)
+_LEGEND_MAX = 12
 
 
-def _load(folder: Path) -> tuple[dict[str, Any], Sweep, list[TrialRecord], Summary | None]:
-    if not is_sweep_folder(folder):
-        raise ResultsError(f"{folder} is not a sweep folder (no {SWEEP}); give the --out folder of lrlab sweep")
-    stored = json.loads((folder / SWEEP).read_text())
-    sweep = sweep_from_dict(stored["sweep"])
-    records = read_trial_records(folder)
-    summary = None
-    if records:
-        results = [{"params": r.params, "seed": r.seed, "metrics": r.metrics, "diverged": r.diverged} for r in records]
-        summary = summarize(results, sweep.conclusion_metric)
-    return stored, sweep, records, summary
+class _Folder:
+    """A sweep folder as read once: ``sweep.json``, the sweep, its finished trials and their summary."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.path = Path(folder)
+        if not is_sweep_folder(self.path):
+            raise ResultsError(f"{self.path} is not a sweep folder (no {SWEEP}); give the --out folder of lrlab sweep")
+        self.stored: dict[str, Any] = json.loads((self.path / SWEEP).read_text())
+        self.sweep: Sweep = sweep_from_dict(self.stored["sweep"])
+        self.records: list[TrialRecord] = read_trial_records(self.path)
+        self.summary: Summary | None = None
+        if self.records:
+            results = [
+                {"params": r.params, "seed": r.seed, "metrics": r.metrics, "diverged": r.diverged} for r in self.records
+            ]
+            self.summary = summarize(results, self.sweep.conclusion_metric)
+
+    def setting_records(self, row: SettingSummary) -> list[TrialRecord]:
+        sid = setting_id(row.params)
+        return [r for r in self.records if setting_id(r.params) == sid]
+
+    def runs(self, row: SettingSummary) -> list[RunResults]:
+        """The runs of a setting's finished trials (one per seed)."""
+        return [run for r in self.setting_records(row) for run in read_results(self.path / TRIALS / r.trial_id).runs]
 
 
-def _num(x: float, digits: int = 4) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
-
-
-def sweep_table(summary: Summary) -> tuple[list[str], list[list[str]]]:
-    """The report's table: a header and one row of text cells per setting."""
-    name = _NAMES.get(summary.metric.name, summary.metric.name)
-    head = ["setting", "seeds", f"final {name}: mean ± std", "95% interval", "mean train loss", "diverged"]
-    body = []
-    for r in summary.rows:
-        cell = _num(r.mean) if r.n < 2 else f"{_num(r.mean)} ± {_num(r.std)}"
-        interval = "n/a" if r.n < 2 else f"[{_num(r.ci_low)}, {_num(r.ci_high)}]"
-        body.append([r.label or "(no parameters)", str(r.runs), cell, interval, _num(r.train_loss), str(r.diverged)])
-    return head, body
+def sweep_table(summary: Summary) -> Table:
+    """The report's table: one row per setting, numbers in `lrlab.lab.stats`' one format."""
+    name = plots.metric_title(summary.metric.name)
+    head = ("setting", "seeds", f"final {name}: mean ± std", f"{LEVEL:.0%} interval", "mean train loss", "diverged")
+    rows = tuple(
+        (
+            r.name,
+            str(r.runs),
+            format_mean_std(r.mean, r.std, r.n),
+            format_interval(r.ci_low, r.ci_high),
+            format_value(r.train_loss),
+            str(r.diverged),
+        )
+        for r in summary.rows
+    )
+    return Table(head, rows)
 
 
 # -- figures ----------------------------------------------------------------------------------------
-def _png(fig: Any) -> bytes:
-    plt = pyplot()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
+def sweep_figures(folder: str | Path) -> dict[str, Figure]:
+    """The report's figures by name: ``"schedules"``, ``"param: <name>"`` per parameter, ``"curves"``.
+
+    Empty while no trial has finished.
+    """
+    return _figures(_Folder(folder))
+
+
+def _figures(sf: _Folder) -> dict[str, Figure]:
+    if sf.summary is None:
+        return {}
+    figures = {"schedules": _schedules_figure(sf, sf.summary)}
+    for name in sf.sweep.parameters:
+        figures[f"param: {name}"] = _parameter_figure(sf.sweep, sf.summary, name)
+    ranked = sf.summary.ranked()
+    if ranked:
+        picks = [("best", ranked[0])] + ([("worst", ranked[-1])] if len(ranked) > 1 else [])
+        figures["curves"] = _curves_figure(sf, picks)
+    return figures
+
+
+def _schedules_figure(sf: _Folder, summary: Summary) -> Figure:
+    """Each setting's schedule over the sweep's epochs, as its trials trained it (per epoch or per update)."""
+    rows = list(summary.rows)
+    legend = [r.name for r in rows] if len(rows) <= _LEGEND_MAX else []
+    fig = plots.new_figure(7.5, 4.2, legend=legend)
+    ax = fig.subplots()
+    for row in rows:
+        record = sf.setting_records(row)[0]
+        per_epoch = 1
+        if sf.sweep.per == "step":
+            config = read_results(sf.path / TRIALS / record.trial_id).runs[0].config
+            per_epoch = int(config.get("batches_per_epoch") or 1)
+        t = np.arange(sf.sweep.epochs * per_epoch, dtype=np.float64)
+        x, y = plots.rate_steps(np.asarray(parse(record.spec)(t), dtype=np.float64), per_epoch)
+        ax.plot(x, y, drawstyle="steps-pre", lw=plots.line_width(len(rows)), label=row.name if legend else None)
+    unit = "update" if sf.sweep.per == "step" else "epoch"
+    count = "" if legend else f", {len(rows)} settings"
+    plots.epoch_axes(ax, f"the swept schedules, applied per {unit}{count}", label=plots.RATES_DONE)
+    ax.set_ylabel("learning rate")
+    ax.set_ylim(bottom=0)
+    plots.legend_below(fig)
+    return fig
 
 
 def _log_axis(sweep: Sweep, name: str, values: Sequence[float]) -> bool:
@@ -92,118 +137,87 @@ def _log_axis(sweep: Sweep, name: str, values: Sequence[float]) -> bool:
     return bool(np.std(log) / np.mean(log) < np.std(lin) / np.mean(lin))
 
 
-def _parameter_figure(sweep: Sweep, summary: Summary, name: str) -> bytes:
+def _parameter_figure(sweep: Sweep, summary: Summary, name: str) -> Figure:
     """The final metric against parameter `name`; one line per value of the other parameters (if few)."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6, 3.8))
     others = [p for p in sweep.parameters if p != name]
     groups: dict[str, list[SettingSummary]] = {}
     for row in summary.rows:
-        key = ", ".join(f"{p}={row.params[p]:g}" for p in others)
-        groups.setdefault(key, []).append(row)
+        groups.setdefault(", ".join(f"{p}={row.params[p]:g}" for p in others), []).append(row)
     lines = len(groups) <= 8
+    fig = plots.new_figure(6.5, 4.0, legend=list(groups) if others and lines else [])
+    ax = fig.subplots()
     for key, rows in groups.items():
         rows = sorted(rows, key=lambda r: float(r.params[name]))
         x = np.array([float(r.params[name]) for r in rows])
         y = np.array([r.mean for r in rows])
         low = np.array([r.mean - r.ci_low if math.isfinite(r.ci_low) else 0.0 for r in rows])
         high = np.array([r.ci_high - r.mean if math.isfinite(r.ci_high) else 0.0 for r in rows])
-        ax.errorbar(x, y, yerr=[low, high], fmt="o-" if lines else "o", capsize=3, ms=4, label=key or None)
-    if _log_axis(sweep, name, [float(r.params[name]) for r in summary.rows]):
+        fmt = "o-" if lines else "o"
+        ax.errorbar(
+            x, y, yerr=[low, high], fmt=fmt, capsize=3, ms=4, lw=plots.line_width(len(groups)), label=key or None
+        )
+    values = [float(r.params[name]) for r in summary.rows]
+    if _log_axis(sweep, name, values):
         ax.set_xscale("log")
-    metric = _NAMES.get(summary.metric.name, summary.metric.name)
+        plots.readable_log(ax.xaxis, min(values), max(values))
+    elif all(float(v).is_integer() for v in values):
+        plots.integer_ticks(ax.xaxis)
+    metric = plots.metric_title(summary.metric.name)
     ax.set_xlabel(name)
     ax.set_ylabel(f"final {metric}")
-    ax.set_title(f"final {metric} against {name} (mean over seeds, bars: 95% interval)", fontsize=9)
+    ax.set_title(f"final {metric} against {name} (mean over seeds, bars: {LEVEL:.0%} interval)", fontsize=9)
     ax.grid(alpha=0.3)
     if others and lines:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return _png(fig)
+        plots.legend_below(fig)
+    return fig
 
 
-def _runs(folder: Path, records: list[TrialRecord], row: SettingSummary) -> list[RunResults]:
-    sid = setting_id(row.params)
-    runs = []
-    for r in records:
-        if setting_id(r.params) == sid:
-            runs.extend(read_results(folder / TRIALS / r.trial_id).runs)
-    return runs
-
-
-def _curves_figure(folder: Path, records: list[TrialRecord], picks: list[tuple[str, SettingSummary]]) -> bytes:
-    """Test accuracy and train loss against epoch for the best and worst settings (mean, band = min..max)."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for (title, row), color in zip(picks, ("tab:green", "tab:red"), strict=False):
-        runs = _runs(folder, records, row)
-        for ax, key in zip(axes, ("test_acc", "train_loss"), strict=True):
-            series = [r.series(key) for r in runs if r.epochs]
-            if not series:
-                continue
-            length = max(len(s) for s in series)
-            table = np.full((len(series), length), np.nan)
-            for i, s in enumerate(series):
-                table[i, : len(s)] = s
-            epochs = np.arange(1, length + 1)
-            ok = np.isfinite(table).any(axis=0)
-            mean = np.full(length, np.nan)
-            lo = np.full(length, np.nan)
-            hi = np.full(length, np.nan)
-            mean[ok] = np.nanmean(table[:, ok], axis=0)
-            lo[ok] = np.nanmin(table[:, ok], axis=0)
-            hi[ok] = np.nanmax(table[:, ok], axis=0)
-            ax.plot(epochs, mean, "o-", ms=3, color=color, label=f"{title}: {row.label or '(no parameters)'}")
-            if len(series) > 1:
-                ax.fill_between(epochs, lo, hi, color=color, alpha=0.2, linewidth=0)
-    for ax, key in zip(axes, ("test_acc", "train_loss"), strict=True):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(_NAMES[key])
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-        from matplotlib.ticker import MaxNLocator
-
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+def _curves_figure(sf: _Folder, picks: list[tuple[str, SettingSummary]]) -> Figure:
+    """The conclusion metric and the train loss against epochs for the best and worst settings."""
+    keys = list(dict.fromkeys([sf.sweep.conclusion_metric.name, "train_loss"]))
+    labels = [f"{title}: {row.name}" for title, row in picks]
+    fig = plots.new_figure(5 * len(keys), 3.8, legend=labels)
+    axes = fig.subplots(1, len(keys), squeeze=False).flat
+    runs = {label: sf.runs(row) for label, (_, row) in zip(labels, picks, strict=True)}
+    for ax, key in zip(axes, keys, strict=True):
+        drawn = [
+            plots.band(ax, [r.series(key) for r in runs[label]], label=label, color=color)
+            for label, color in zip(labels, ("tab:green", "tab:red"), strict=False)
+        ]
+        plots.scale_y(ax, drawn, log="loss" in key)
+        plots.epoch_axes(ax)
+        ax.set_ylabel(plots.metric_title(key))
     fig.suptitle("best and worst settings (mean over seeds, band: min..max)", fontsize=9)
-    fig.tight_layout()
-    return _png(fig)
+    plots.legend_below(fig)
+    return fig
 
 
-# -- the report -------------------------------------------------------------------------------------
-def write_sweep_report(folder: str | Path) -> list[Path]:
-    """Write ``report.md`` (+ PNGs) and a self-contained ``report.html`` into `folder`; returns their paths."""
-    folder = Path(folder)
-    stored, sweep, records, summary = _load(folder)
-    total = len(stored.get("trials", []))
-    figures: list[tuple[str, str, bytes]] = []  # (title, file, png)
-    sentence = "No trial has finished yet."
-    if summary is not None:
-        sentence = conclusion(summary)
-        for name in sweep.parameters:
-            figures.append(
-                (f"final metric against {name}", f"report-param-{name}.png", _parameter_figure(sweep, summary, name))
-            )
-        ranked = summary.ranked()
-        if ranked:
-            picks = [("best", ranked[0])] + ([("worst", ranked[-1])] if len(ranked) > 1 else [])
-            figures.append(("best and worst settings", "report-curves.png", _curves_figure(folder, records, picks)))
-    for _, file, png in figures:
-        atomic_write_bytes(folder / file, png)
-    header = _header(stored, sweep, records, total)
-    stopped = [r for r in records if r.status == "stopped"]
-    atomic_write_text(folder / "report.md", _markdown(sweep, header, summary, sentence, figures, stopped))
-    atomic_write_text(folder / "report.html", _html(sweep, header, summary, sentence, figures, stopped))
-    return [folder / "report.md", folder / "report.html"]
+# -- the page ---------------------------------------------------------------------------------------
+_FILES = {
+    "schedules": ("the swept schedules", "report-schedules.png"),
+    "curves": ("best and worst settings", "report-curves.png"),
+}
 
 
-def _header(stored: dict[str, Any], sweep: Sweep, records: list[TrialRecord], total: int) -> list[str]:
-    state = "complete" if len(records) == total else f"incomplete: {len(records)} of {total} trials finished"
-    versions = stored.get("versions", {})
+def _image(key: str, fig: Figure) -> Image:
+    if key.startswith("param: "):
+        name = key.removeprefix("param: ")
+        title, file = f"final metric against {name}", f"report-param-{name}.png"
+    else:
+        title, file = _FILES[key]
+    return Image(title, file, plots.png_bytes(fig))
+
+
+def _header(sf: _Folder) -> tuple[str, ...]:
+    sweep, total = sf.sweep, len(sf.stored.get("trials", []))
+    done = len(sf.records)
+    state = "complete" if done == total else f"incomplete: {done} of {total} trials finished"
+    versions = sf.stored.get("versions", {})
     grid = "; ".join(f"{k} = {', '.join(f'{v:g}' for v in vs)}" for k, vs in sweep.grid.items())
     random = "; ".join(f"{k} ~ {d}" for k, d in sweep.random.items())
     lines = [
         f"template: `{sweep.template}`",
-        f"trials: {total} ({state}); fingerprint `{stored.get('fingerprint')}`",
+        f"trials: {total} ({state}); fingerprint `{sf.stored.get('fingerprint')}`",
     ]
     if grid:
         lines.append(f"grid: {grid}")
@@ -211,10 +225,11 @@ def _header(stored: dict[str, Any], sweep: Sweep, records: list[TrialRecord], to
         lines.append(f"random search: {random} ({sweep.trials} draws, search seed {sweep.search_seed})")
     lines += [
         f"seeds: {', '.join(str(s) for s in sweep.seeds)}; {sweep.epochs} epochs, schedule applied per {sweep.per}",
-        f"data: {stored.get('data', '?')}",
-        f"lrlab {versions.get('lrlab', '?')}, torch {versions.get('torch', '?')}",
+        f"data: {sf.stored.get('data', '?')}",
+        *([f"options: {', '.join(f'{k}={v}' for k, v in sweep.options.items())}"] if sweep.options else []),
+        ", ".join(f"{k} {v}" for k, v in versions.items()) or "versions not recorded",
     ]
-    return lines
+    return tuple(lines)
 
 
 _NOTE = (
@@ -224,76 +239,25 @@ _NOTE = (
 )
 
 
-def _markdown(
-    sweep: Sweep,
-    header: list[str],
-    summary: Summary | None,
-    sentence: str,
-    figures: list[tuple[str, str, bytes]],
-    stopped: list[TrialRecord],
-) -> str:
-    title = f"# lrlab sweep: {sweep.name}" if sweep.name else "# lrlab sweep"
-    lines = [title, ""]
-    if sweep.description:
-        lines += [" ".join(sweep.description.split()), ""]
-    lines += [f"- {h}" for h in header]
-    lines += ["", "## Conclusion", "", sentence, ""]
+def sweep_page(folder: str | Path) -> Page:
+    """The report of the sweep in `folder` as a `lrlab.reports.page.Page`."""
+    sf = _Folder(folder)
+    sweep, summary = sf.sweep, sf.summary
+    sections = [Section("Conclusion", (Paragraph(conclusion(summary) if summary else "No trial has finished yet."),))]
     if summary is not None:
-        head, body = sweep_table(summary)
-        lines += ["## Settings", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        lines += ["| " + " | ".join(body_row) + " |" for body_row in body]
-        lines += ["", _NOTE, ""]
+        sections.append(Section("Settings", (sweep_table(summary), Paragraph(_NOTE))))
+    stopped = [r for r in sf.records if r.status == "stopped"]
     if stopped:
-        lines += ["**Stopped early by ASHA** (their numbers are from their last epoch):", ""]
-        lines += [f"- {r.trial_id} after {r.epochs_done} epochs" for r in stopped]
-        lines += [""]
-    if figures:
-        lines += ["## Figures", ""]
-        lines += [f"![{t}]({f})\n" for t, f, _ in figures]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _html(
-    sweep: Sweep,
-    header: list[str],
-    summary: Summary | None,
-    sentence: str,
-    figures: list[tuple[str, str, bytes]],
-    stopped: list[TrialRecord],
-) -> str:
-    import re
-
-    def inline(text: str) -> str:
-        return re.sub(r"`(.+?)`", r"<code>\1</code>", html.escape(text))
-
+        lead = Paragraph("**Stopped early by ASHA** (their numbers are from their last epoch):")
+        items = Bullets(tuple(f"{r.trial_id} after {r.epochs_done} epochs" for r in stopped))
+        sections.append(Section("Stopped trials", (lead, items)))
+    images = [_image(key, fig) for key, fig in _figures(sf).items()]
+    if images:
+        sections.append(Section("Figures", tuple(images)))
     title = f"lrlab sweep: {sweep.name}" if sweep.name else "lrlab sweep"
-    parts = [
-        "<!DOCTYPE html>",
-        f'<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>',
-        "<style>body{font-family:sans-serif;max-width:72em;margin:2em auto;padding:0 1em;line-height:1.4}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}"
-        "td:first-child,th:first-child{text-align:left}img{max-width:100%}"
-        "figure{display:inline-block;margin:.5em}code{background:#f4f4f4}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
-    if sweep.description:
-        parts.append(f"<p>{html.escape(' '.join(sweep.description.split()))}</p>")
-    parts.append("<ul>" + "".join(f"<li>{inline(h)}</li>" for h in header) + "</ul>")
-    parts.append(f"<h2>Conclusion</h2><p>{html.escape(sentence)}</p>")
-    if summary is not None:
-        head, body = sweep_table(summary)
-        parts.append("<h2>Settings</h2><table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head))
-        parts.append("</tr></thead><tbody>")
-        parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in body]
-        parts.append(f"</tbody></table><p>{html.escape(_NOTE)}</p>")
-    if stopped:
-        parts.append("<p><strong>Stopped early by ASHA</strong> (numbers from their last epoch):</p><ul>")
-        parts += [f"<li>{html.escape(r.trial_id)} after {r.epochs_done} epochs</li>" for r in stopped]
-        parts.append("</ul>")
-    if figures:
-        parts.append("<h2>Figures</h2>")
-        for t, _, png in figures:
-            data = base64.b64encode(png).decode("ascii")
-            parts.append(f'<figure><img alt="{html.escape(t)}" src="data:image/png;base64,{data}"></figure>')
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    return Page(title, lead=" ".join(sweep.description.split()), header=_header(sf), sections=tuple(sections))
+
+
+def write_sweep_report(folder: str | Path) -> tuple[Path, Path]:
+    """Write ``report.md`` (+ PNGs) and a self-contained ``report.html`` into `folder`; returns (md, html)."""
+    return sweep_page(folder).write(folder)

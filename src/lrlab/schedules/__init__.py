@@ -1,7 +1,9 @@
 """The schedule core: pure, immutable learning-rate schedules.
 
 Every constructor returns a frozen value with ``__call__(t)``; see
-``docs/conventions.md`` for the choices where frameworks disagree.
+``docs/conventions.md`` for the choices where frameworks disagree. Each
+family module lists its public names (the class and its lowercase
+constructor) once, in its own ``__all__``; this package joins those lists.
 
 >>> from lrlab import cosine, warmup
 >>> s = warmup(cosine(0.3, steps=15, final_lr=0.01), steps=5)
@@ -9,95 +11,19 @@ Every constructor returns a frozen value with ``__call__(t)``; see
 (0.0, 0.3, 0.01)
 """
 
-from lrlab.schedules.base import REGISTRY, Schedule
-from lrlab.schedules.combinators import Clipped, Join, Scaled, Warmup
-from lrlab.schedules.cyclic import WSD, CosineRestarts, Cyclic, OneCycle
-from lrlab.schedules.decay import (
-    Constant,
-    Cosine,
-    Exponential,
-    Factor,
-    InversePower,
-    Linear,
-    MultiFactor,
-    PiecewiseConstant,
-    Poly,
-    SquareRoot,
-)
-from lrlab.schedules.extra import CosineWave, InverseTime, Lifted, PolyCycle, Skip
+from typing import TYPE_CHECKING
 
-# The public constructors are the classes themselves, under their spec names.
-constant = Constant
-square_root = SquareRoot
-inverse_power = InversePower
-factor = Factor
-multi_factor = MultiFactor
-piecewise_constant = PiecewiseConstant
-exponential = Exponential
-poly = Poly
-linear = Linear
-cosine = Cosine
-cosine_restarts = CosineRestarts
-cyclic = Cyclic
-one_cycle = OneCycle
-wsd = WSD
-warmup = Warmup
-join = Join
-scaled = Scaled
-clipped = Clipped
-inverse_time = InverseTime
-cosine_wave = CosineWave
-poly_cycle = PolyCycle
-skip = Skip
-lifted = Lifted
+from lrlab.schedules import base as _base
+from lrlab.schedules import combinators as _combinators
+from lrlab.schedules import cyclic as _cyclic
+from lrlab.schedules import decay as _decay
+from lrlab.schedules import extra as _extra
+from lrlab.schedules.base import *  # noqa: F403
+from lrlab.schedules.combinators import *  # noqa: F403
+from lrlab.schedules.cyclic import *  # noqa: F403
+from lrlab.schedules.decay import *  # noqa: F403
+from lrlab.schedules.extra import *  # noqa: F403
 
-__all__ = [
-    "REGISTRY",
-    "Schedule",
-    "Clipped",
-    "Constant",
-    "Cosine",
-    "CosineRestarts",
-    "CosineWave",
-    "Cyclic",
-    "Exponential",
-    "Factor",
-    "InversePower",
-    "InverseTime",
-    "Join",
-    "Lifted",
-    "Linear",
-    "MultiFactor",
-    "OneCycle",
-    "PiecewiseConstant",
-    "Poly",
-    "PolyCycle",
-    "Scaled",
-    "Skip",
-    "SquareRoot",
-    "WSD",
-    "Warmup",
-    "clipped",
-    "constant",
-    "cosine",
-    "cosine_restarts",
-    "cosine_wave",
-    "cyclic",
-    "exponential",
-    "factor",
-    "inverse_power",
-    "inverse_time",
-    "join",
-    "lifted",
-    "linear",
-    "multi_factor",
-    "one_cycle",
-    "piecewise_constant",
-    "poly",
-    "poly_cycle",
-    "scaled",
-    "skip",
-    "square_root",
-    "warmup",
-    "wsd",
-]
+# mypy reads only a literal ``__all__`` and takes the star-imported names above as this package's exports.
+if not TYPE_CHECKING:
+    __all__ = [*_base.__all__, *_decay.__all__, *_cyclic.__all__, *_combinators.__all__, *_extra.__all__]

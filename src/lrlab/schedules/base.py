@@ -5,6 +5,22 @@ counting from 0 -- to a learning rate. It holds no counter and no optimizer:
 calling it never changes it, and the same ``t`` always gives the same rate.
 ``t`` may be a Python number (a ``float`` comes back) or a NumPy array (a
 float64 array of the same shape comes back, computed without a Python loop).
+
+A family says each fact about itself once, beside the thing it is about::
+
+    @family                                       # frozen, slotted dataclass; registered by name
+    class Poly(Schedule):
+        base_lr: float = arg(low=0)               # each argument with its requirement
+        steps: float = arg(low=0, low_open=True)
+        power: float = arg(default=1.0, low=0, low_open=True)
+        name = "poly"                             # its name in specs, dicts and the CLI
+
+        def horizon(self) -> float | None: ...    # after which t the rate stays put
+        def _rates(self, t: FloatArray) -> FloatArray: ...   # the formula, vectorised
+
+`Schedule.__post_init__` checks every argument as its `arg` declares (one
+message shape: ``poly: steps must be > 0; got steps=0``) and then calls the
+family's `Schedule.__check_init__` for relations between arguments.
 """
 
 from __future__ import annotations
@@ -14,14 +30,15 @@ import json
 import math
 import numbers
 from collections.abc import Sequence
-from typing import Any, ClassVar, TypeVar, overload
+from typing import Any, ClassVar, Literal, TypeVar, dataclass_transform, overload
 
 import numpy as np
 from numpy.typing import NDArray
 
 from lrlab.errors import ScheduleError, invalid
 
-__all__ = ["Schedule", "REGISTRY", "register", "Steps", "FloatArray"]
+# The helpers for writing a family (`family`, `arg`, `register`, the checks) are imported by name.
+__all__ = ["Schedule", "REGISTRY"]
 
 FloatArray = NDArray[np.float64]
 Steps = float | int | NDArray[Any]
@@ -30,6 +47,13 @@ Steps = float | int | NDArray[Any]
 REGISTRY: dict[str, type[Schedule]] = {}
 
 S = TypeVar("S", bound="type[Schedule]")
+F = TypeVar("F", bound="Schedule")
+
+#: what an argument is: one number, a list of numbers, one of some strings, a bool, a schedule, a list of them
+Kind = Literal["number", "numbers", "choice", "flag", "schedule", "schedules"]
+Order = Literal["", "increasing", "nondecreasing"]
+
+_REQUIREMENT = "lrlab.requirement"  # the key of a field's `Requirement` in its metadata
 
 
 def register(cls: S) -> S:
@@ -41,13 +65,25 @@ def register(cls: S) -> S:
 class Schedule:
     """Base of every schedule family: ``lr = schedule(t)``.
 
-    Subclasses are frozen dataclasses that check their arguments in
-    ``__post_init__`` and implement ``_rates(t)`` for a float64 array ``t >= 0``.
+    Subclasses are made with `family`: they declare each argument with `arg`,
+    may check relations between arguments in `__check_init__`, and implement
+    `horizon` and ``_rates(t)`` for a float64 array ``t >= 0``.
     """
 
     __slots__ = ()
     #: the name used in text specs and dicts
     name: ClassVar[str] = "schedule"
+
+    # -- construction ---------------------------------------------------------
+    def __post_init__(self) -> None:
+        """Check every argument as its field declares, store it normalised, then check the relations."""
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            need: Requirement = field.metadata[_REQUIREMENT]
+            object.__setattr__(self, field.name, need.check(self.name, field.name, getattr(self, field.name)))
+        self.__check_init__()
+
+    def __check_init__(self) -> None:
+        """Check the relations between arguments, each already valid on its own (none by default)."""
 
     # -- evaluation ---------------------------------------------------------
     @overload
@@ -75,6 +111,14 @@ class Schedule:
         """
         raise NotImplementedError
 
+    def horizon(self) -> float | None:  # pragma: no cover - abstract
+        """A ``t`` after which the rate never changes, or None if it never settles.
+
+        It may be later than the first such ``t``. Each family states its own (there is no
+        default): the Keras and optax adapters tabulate the rates up to it.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must define horizon()")
+
     def curve(self, steps: int) -> FloatArray:
         """The rates at ``t = 0, 1, ..., steps - 1`` (for plots and tables)."""
         return self(np.arange(int(steps), dtype=np.float64))
@@ -82,17 +126,22 @@ class Schedule:
     # -- text and data forms --------------------------------------------------
     def __str__(self) -> str:
         """The canonical spec, e.g. ``cosine(0.3, steps=15, final_lr=0.01)``."""
+        return self._call_text("")
+
+    def __repr__(self) -> str:
+        """The Python call that builds it again: ``eval(repr(s), {"lrlab": lrlab}) == s``."""
+        return self._call_text("lrlab.")
+
+    def _call_text(self, prefix: str) -> str:
+        """The call with its first argument by position and the others by name unless at their default."""
         parts: list[str] = []
         for i, field in enumerate(dataclasses.fields(self)):  # type: ignore[arg-type]
             value = getattr(self, field.name)
             if i == 0:
-                parts.append(_format(value))
+                parts.append(_format(value, prefix))
             elif not _is_default(field, value):
-                parts.append(f"{field.name}={_format(value)}")
-        return f"{self.name}({', '.join(parts)})"
-
-    def __repr__(self) -> str:
-        return f"lrlab.{self}"
+                parts.append(f"{field.name}={_format(value, prefix)}")
+        return f"{prefix}{self.name}({', '.join(parts)})"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: ``{"type": name, <argument>: <value>, ...}``."""
@@ -123,11 +172,11 @@ def _is_default(field: dataclasses.Field[Any], value: Any) -> bool:
     return bool(type(default) is type(value) and default == value)
 
 
-def _format(value: Any) -> str:
+def _format(value: Any, prefix: str) -> str:
     if isinstance(value, Schedule):
-        return str(value)
+        return value._call_text(prefix)
     if isinstance(value, tuple):
-        return "[" + ", ".join(_format(v) for v in value) + "]"
+        return "[" + ", ".join(_format(v, prefix) for v in value) + "]"
     if isinstance(value, str):
         return json.dumps(value)
     return repr(value)
@@ -139,6 +188,78 @@ def _to_data(value: Any) -> Any:
     if isinstance(value, tuple):
         return [_to_data(v) for v in value]
     return value
+
+
+# -- declaring a family ---------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Requirement:
+    """What one argument of a family must be, as declared by `arg`."""
+
+    kind: Kind = "number"
+    low: float | None = None
+    low_open: bool = False
+    high: float | None = None
+    high_open: bool = False
+    choices: tuple[str, ...] = ()
+    order: Order = ""
+    #: None is allowed (the argument's default is None)
+    optional: bool = False
+
+    def check(self, where: str, name: str, value: Any) -> Any:
+        """The value, normalised (a plain ``int``/``float``, a tuple for a list), or the error naming it."""
+        if value is None and self.optional:
+            return None
+        if self.kind == "number":
+            low, high = self.low, self.high
+            return number(where, name, value, low=low, low_open=self.low_open, high=high, high_open=self.high_open)
+        if self.kind == "numbers":
+            return numbers_tuple(where, name, value, low=self.low, order=self.order)
+        if self.kind == "choice":
+            return choice(where, name, value, self.choices)
+        if self.kind == "flag":
+            return flag(where, name, value)
+        if self.kind == "schedule":
+            return schedule(where, name, value)
+        return schedules_tuple(where, name, value)
+
+
+def arg(
+    *,
+    default: Any = dataclasses.MISSING,
+    kind: Kind | None = None,
+    low: float | None = None,
+    low_open: bool = False,
+    high: float | None = None,
+    high_open: bool = False,
+    choices: tuple[str, ...] = (),
+    order: Order = "",
+) -> Any:
+    """Declare a family's argument: its default (none: required) and what it must be.
+
+    ``kind`` defaults to ``"choice"`` when ``choices`` are given, ``"flag"`` for a
+    bool default, else ``"number"`` (bounded by ``low``/``high``, open or closed);
+    a default of None also allows None. ``default`` is a keyword so that type
+    checkers see which arguments are required.
+    """
+    if kind is None:
+        kind = "choice" if choices else "flag" if isinstance(default, bool) else "number"
+    need = Requirement(kind, low, low_open, high, high_open, choices, order, optional=default is None)
+    return dataclasses.field(default=default, metadata={_REQUIREMENT: need})
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(arg,))
+def family(cls: type[F]) -> type[F]:
+    """Class decorator for a schedule family: a frozen dataclass with slots, registered by its ``name``.
+
+    Every field must be declared with `arg`, so none goes unchecked.
+    """
+    made = dataclasses.dataclass(frozen=True, slots=True, repr=False)(cls)
+    for field in dataclasses.fields(made):  # type: ignore[arg-type]
+        if _REQUIREMENT not in field.metadata:
+            raise TypeError(f"{cls.__name__}.{field.name} must be declared with arg() to say what it accepts")
+    return register(made)
 
 
 # -- argument checks shared by all families ---------------------------------------
@@ -224,6 +345,17 @@ def schedule(where: str, name: str, value: Any) -> Schedule:
     return value
 
 
-def setfield(obj: Any, name: str, value: Any) -> None:
-    """Store a normalised argument on a frozen dataclass (inside ``__post_init__``)."""
-    object.__setattr__(obj, name, value)
+def schedules_tuple(where: str, name: str, value: Any) -> tuple[Schedule, ...]:
+    """Check a non-empty list of schedules (the pieces of a ``join``)."""
+    if isinstance(value, Schedule | str | bytes) or not isinstance(value, Sequence) or not value:
+        raise invalid(name, value, "a non-empty list of schedules", where=where)
+    return tuple(schedule(where, f"{name}[{i}]", s) for i, s in enumerate(value))
+
+
+def optional_count(where: str, name: str, value: Any) -> int | None:
+    """None, or a whole number of updates > 0 (``steps``, ``steps_per_epoch`` of the adapters)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+        raise invalid(name, value, "an integer > 0", where=where)
+    return int(value)

@@ -7,49 +7,39 @@ can be warmed up, joined after another, scaled or clamped.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from lrlab.errors import invalid
-from lrlab.schedules.base import (
-    FloatArray,
-    Schedule,
-    choice,
-    number,
-    numbers_tuple,
-    register,
-    schedule,
-    setfield,
-)
+from lrlab.schedules.base import FloatArray, Schedule, arg, family
 
-__all__ = ["Warmup", "Join", "Scaled", "Clipped"]
+__all__ = ["Warmup", "warmup", "Join", "join", "Scaled", "scaled", "Clipped", "clipped"]
 
 
-@register
-@dataclass(frozen=True, slots=True, repr=False)
+@family
 class Warmup(Schedule):
     """Warm up for ``steps``, then run ``schedule`` on its own clock.
 
     For ``t < steps``: ``start_lr + (schedule(0) - start_lr) * t / steps``
     (``mode="constant"``: ``start_lr``); after: ``schedule(t - steps)``.
-    The warmup's length is *not* part of the inner schedule's horizon.
+    The inner schedule's own ``steps`` do *not* include the warmup.
+
+    >>> from lrlab.schedules.decay import Cosine
+    >>> s = Warmup(Cosine(0.3, steps=15, final_lr=0.01), steps=5)
+    >>> s(0), s(5), s(20)
+    (0.0, 0.3, 0.01)
     """
 
-    schedule: Schedule
-    steps: float
-    start_lr: float = 0.0
-    mode: str = "linear"
+    schedule: Schedule = arg(kind="schedule")
+    steps: float = arg(low=0)
+    start_lr: float = arg(default=0.0, low=0)
+    mode: str = arg(default="linear", choices=("linear", "constant"))
     name = "warmup"
 
-    def __post_init__(self) -> None:
-        where = self.name
-        setfield(self, "schedule", schedule(where, "schedule", self.schedule))
-        setfield(self, "steps", number(where, "steps", self.steps, low=0))
-        setfield(self, "start_lr", number(where, "start_lr", self.start_lr, low=0))
-        setfield(self, "mode", choice(where, "mode", self.mode, ("linear", "constant")))
+    def horizon(self) -> float | None:
+        inner = self.schedule.horizon()
+        return None if inner is None else float(self.steps) + inner
 
     def _rates(self, t: FloatArray) -> FloatArray:
         steps = float(self.steps)
@@ -69,33 +59,38 @@ class Warmup(Schedule):
         return after
 
 
-@register
-@dataclass(frozen=True, slots=True, repr=False)
+warmup = Warmup
+
+
+@family
 class Join(Schedule):
     """Run ``schedules[k]`` between ``boundaries[k-1]`` and ``boundaries[k]``.
 
     Each piece's clock starts at 0 where it takes over:
     ``schedules[k](t - boundaries[k-1])`` (as optax ``join_schedules``).
+
+    >>> from lrlab.schedules.decay import Cosine, Linear
+    >>> s = Join([Linear(0.0, 0.1, steps=10), Cosine(0.1, steps=20)], boundaries=[10])
+    >>> s(5), s(10), s(30)
+    (0.05, 0.1, 0.0)
     """
 
-    schedules: tuple[Schedule, ...]
-    boundaries: tuple[float, ...]
+    schedules: tuple[Schedule, ...] = arg(kind="schedules")
+    boundaries: tuple[float, ...] = arg(kind="numbers", order="increasing")
     name = "join"
 
-    def __post_init__(self) -> None:
-        where = self.name
-        items = self.schedules
-        if isinstance(items, Schedule | str) or not isinstance(items, Sequence) or not items:
-            raise invalid("schedules", items, "a non-empty list of schedules", where=where)
-        pieces = tuple(schedule(where, f"schedules[{i}]", s) for i, s in enumerate(items))
-        bounds = numbers_tuple(where, "boundaries", self.boundaries, order="increasing")
-        if len(bounds) != len(pieces) - 1:
-            need = f"of length {len(pieces) - 1} (one fewer than schedules)"
-            raise invalid("boundaries", list(bounds), need, where=where)
+    def __check_init__(self) -> None:
+        bounds = list(self.boundaries)
+        if len(bounds) != len(self.schedules) - 1:
+            need = f"of length {len(self.schedules) - 1} (one fewer than schedules)"
+            raise invalid("boundaries", bounds, need, where=self.name)
         if bounds and not bounds[0] > 0:
-            raise invalid("boundaries", list(bounds), "> 0 (the first piece needs room)", where=where)
-        setfield(self, "schedules", pieces)
-        setfield(self, "boundaries", bounds)
+            raise invalid("boundaries", bounds, "> 0 (the first piece needs room)", where=self.name)
+
+    def horizon(self) -> float | None:
+        last = self.schedules[-1].horizon()
+        start = float(self.boundaries[-1]) if self.boundaries else 0.0
+        return None if last is None else start + last
 
     def _rates(self, t: FloatArray) -> FloatArray:
         if not self.boundaries:
@@ -111,40 +106,57 @@ class Join(Schedule):
         return out
 
 
-@register
-@dataclass(frozen=True, slots=True, repr=False)
-class Scaled(Schedule):
-    """``by * schedule(t)``: the same shape at another height."""
+join = Join
 
-    schedule: Schedule
-    by: float
+
+@family
+class Scaled(Schedule):
+    """``by * schedule(t)``: the same shape at another height.
+
+    >>> from lrlab.schedules.decay import SquareRoot
+    >>> Scaled(SquareRoot(0.1), by=0.5)(3)
+    0.025
+    """
+
+    schedule: Schedule = arg(kind="schedule")
+    by: float = arg(low=0)
     name = "scaled"
 
-    def __post_init__(self) -> None:
-        setfield(self, "schedule", schedule(self.name, "schedule", self.schedule))
-        setfield(self, "by", number(self.name, "by", self.by, low=0))
+    def horizon(self) -> float | None:
+        return 0.0 if self.by == 0 else self.schedule.horizon()
 
     def _rates(self, t: FloatArray) -> FloatArray:
         return self.by * self.schedule._rates(t)
 
 
-@register
-@dataclass(frozen=True, slots=True, repr=False)
-class Clipped(Schedule):
-    """``min(max_lr, max(min_lr, schedule(t)))``; ``max_lr=None`` means no cap."""
+scaled = Scaled
 
-    schedule: Schedule
-    min_lr: float = 0.0
-    max_lr: float | None = None
+
+@family
+class Clipped(Schedule):
+    """``min(max_lr, max(min_lr, schedule(t)))``; ``max_lr=None`` means no cap.
+
+    >>> from lrlab.schedules.decay import SquareRoot
+    >>> s = Clipped(SquareRoot(1.0), min_lr=0.2, max_lr=0.5)
+    >>> s(0), s(3), s(99)
+    (0.5, 0.5, 0.2)
+    """
+
+    schedule: Schedule = arg(kind="schedule")
+    min_lr: float = arg(default=0.0, low=0)
+    max_lr: float | None = arg(default=None)
     name = "clipped"
 
-    def __post_init__(self) -> None:
-        where = self.name
-        setfield(self, "schedule", schedule(where, "schedule", self.schedule))
-        setfield(self, "min_lr", number(where, "min_lr", self.min_lr, low=0))
-        if self.max_lr is not None:
-            setfield(self, "max_lr", number(where, "max_lr", self.max_lr, low=self.min_lr))
+    def __check_init__(self) -> None:
+        if self.max_lr is not None and not self.max_lr >= self.min_lr:
+            raise invalid("max_lr", self.max_lr, f">= {self.min_lr:g}", where=self.name)
+
+    def horizon(self) -> float | None:
+        return self.schedule.horizon()
 
     def _rates(self, t: FloatArray) -> FloatArray:
         high: Any = math.inf if self.max_lr is None else float(self.max_lr)
         return np.clip(self.schedule._rates(t), float(self.min_lr), high)
+
+
+clipped = Clipped

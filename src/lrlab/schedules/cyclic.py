@@ -7,41 +7,36 @@ warmup-stable-decay schedule used for large language models.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from lrlab.errors import invalid
-from lrlab.schedules.base import FloatArray, Schedule, choice, number, register, setfield
+from lrlab.schedules.base import FloatArray, Schedule, arg, family
 from lrlab.schedules.decay import cosine_curve
 
-__all__ = ["CosineRestarts", "Cyclic", "OneCycle", "WSD"]
+__all__ = ["CosineRestarts", "cosine_restarts", "Cyclic", "cyclic", "OneCycle", "one_cycle", "WSD", "wsd"]
 
 
-@register
-@dataclass(frozen=True, slots=True, repr=False)
+@family
 class CosineRestarts(Schedule):
     """SGDR (Loshchilov & Hutter 2017): cosine cycles that restart at the peak.
 
-    Cycle ``i`` lasts ``period * period_mult ** i`` steps and starts at
-    ``base_lr * decay ** i``; within a cycle at position ``c`` of length ``T``:
-    ``final_lr + (peak - final_lr) * (1 + cos(pi * c / T)) / 2``.
+    ``final_lr + (base_lr * decay ** i - final_lr) * (1 + cos(pi * c / T_i)) / 2`` at position ``c``
+    of cycle ``i``, which lasts ``T_i = period * period_mult ** i`` steps.
+
+    >>> s = CosineRestarts(0.1, period=10, period_mult=2.0)
+    >>> s(0), s(5), s(10), s(20), s(30)
+    (0.1, 0.05, 0.1, 0.05, 0.1)
     """
 
-    base_lr: float
-    period: float
-    period_mult: float = 1.0
-    final_lr: float = 0.0
-    decay: float = 1.0
+    base_lr: float = arg(low=0)
+    period: float = arg(low=0, low_open=True)
+    period_mult: float = arg(default=1.0, low=1)
+    final_lr: float = arg(default=0.0, low=0)
+    decay: float = arg(default=1.0, low=0, low_open=True, high=1)
     name = "cosine_restarts"
 
-    def __post_init__(self) -> None:
-        where = self.name
-        setfield(self, "base_lr", number(where, "base_lr", self.base_lr, low=0))
-        setfield(self, "period", number(where, "period", self.period, low=0, low_open=True))
-        setfield(self, "period_mult", number(where, "period_mult", self.period_mult, low=1))
-        setfield(self, "final_lr", number(where, "final_lr", self.final_lr, low=0))
-        setfield(self, "decay", number(where, "decay", self.decay, low=0, low_open=True, high=1))
+    def horizon(self) -> float | None:
+        return 0.0 if self.base_lr == self.final_lr and self.decay == 1 else None
 
     def cycles(self, t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """For each ``t``: the cycle index, the cycle's start and its length."""
@@ -66,37 +61,38 @@ class CosineRestarts(Schedule):
         return cosine_curve(peak, self.final_lr, (t - begin) / length)
 
 
-@register
-@dataclass(frozen=True, slots=True, repr=False)
+cosine_restarts = CosineRestarts
+
+
+@family
 class Cyclic(Schedule):
     """Smith's cyclical learning rate (2017), as torch ``CyclicLR`` computes it.
 
-    A triangle between ``base_lr`` and ``max_lr``: up over ``step_size`` steps,
-    down over ``step_size_down`` (default: the same). The triangle's height is
-    scaled by 1 (``"triangular"``), halved every cycle (``"triangular2"``) or
-    by ``gamma ** t`` (``"exp_range"``).
+    ``base_lr + (max_lr - base_lr) * triangle(t) * scale(t)``: a triangle that
+    rises from 0 to 1 over ``step_size`` steps and falls back over
+    ``step_size_down`` (default: the same), its height scaled by 1
+    (``"triangular"``), halved every cycle (``"triangular2"``) or by
+    ``gamma ** t`` (``"exp_range"``).
+
+    >>> s = Cyclic(0.1, max_lr=0.5, step_size=4)
+    >>> s(0), s(4), s(8)
+    (0.1, 0.5, 0.1)
     """
 
-    base_lr: float
-    max_lr: float
-    step_size: float
-    mode: str = "triangular"
-    gamma: float = 1.0
-    step_size_down: float | None = None
+    base_lr: float = arg(low=0)
+    max_lr: float = arg(low=0)
+    step_size: float = arg(low=0, low_open=True)
+    mode: str = arg(default="triangular", choices=("triangular", "triangular2", "exp_range"))
+    gamma: float = arg(default=1.0, low=0, low_open=True, high=1)
+    step_size_down: float | None = arg(default=None, low=0, low_open=True)
     name = "cyclic"
 
-    def __post_init__(self) -> None:
-        where = self.name
-        setfield(self, "base_lr", number(where, "base_lr", self.base_lr, low=0))
-        setfield(self, "max_lr", number(where, "max_lr", self.max_lr, low=0))
+    def __check_init__(self) -> None:
         if self.max_lr < self.base_lr:
-            raise invalid("max_lr", self.max_lr, f">= base_lr ({self.base_lr})", where=where)
-        setfield(self, "step_size", number(where, "step_size", self.step_size, low=0, low_open=True))
-        setfield(self, "mode", choice(where, "mode", self.mode, ("triangular", "triangular2", "exp_range")))
-        setfield(self, "gamma", number(where, "gamma", self.gamma, low=0, low_open=True, high=1))
-        if self.step_size_down is not None:
-            down = number(where, "step_size_down", self.step_size_down, low=0, low_open=True)
-            setfield(self, "step_size_down", down)
+            raise invalid("max_lr", self.max_lr, f">= base_lr ({self.base_lr})", where=self.name)
+
+    def horizon(self) -> float | None:
+        return 0.0 if self.max_lr == self.base_lr else None
 
     def _rates(self, t: FloatArray) -> FloatArray:
         up = float(self.step_size)
@@ -115,35 +111,32 @@ class Cyclic(Schedule):
         return self.base_lr + height
 
 
-@register
-@dataclass(frozen=True, slots=True, repr=False)
+cyclic = Cyclic
+
+
+@family
 class OneCycle(Schedule):
     """Smith's one-cycle policy (2018): up to ``max_lr``, then far below the start.
 
-    From ``max_lr / div_factor`` up to ``max_lr`` over the first
-    ``pct_start * steps`` steps, then down to
-    ``max_lr / div_factor / final_div_factor`` at ``steps``, held after.
-    ``anneal`` shapes both phases: ``"cos"`` or ``"linear"``.
+    ``anneal(initial_lr -> max_lr)`` until ``pct_start * steps``, then ``anneal(max_lr -> min_lr)`` until ``steps``
+    with ``initial_lr = max_lr / div_factor`` and ``min_lr = initial_lr / final_div_factor``,
+    held after; ``anneal`` is half a cosine (``"cos"``) or a straight line (``"linear"``).
+
+    >>> s = OneCycle(1.0, steps=10, pct_start=0.5, div_factor=10, final_div_factor=100, anneal="linear")
+    >>> s(0), s(5), round(s(10), 12)
+    (0.1, 1.0, 0.001)
     """
 
-    max_lr: float
-    steps: float
-    pct_start: float = 0.3
-    div_factor: float = 25.0
-    final_div_factor: float = 1e4
-    anneal: str = "cos"
+    max_lr: float = arg(low=0)
+    steps: float = arg(low=0, low_open=True)
+    pct_start: float = arg(default=0.3, low=0, low_open=True, high=1, high_open=True)
+    div_factor: float = arg(default=25.0, low=0, low_open=True)
+    final_div_factor: float = arg(default=1e4, low=0, low_open=True)
+    anneal: str = arg(default="cos", choices=("cos", "linear"))
     name = "one_cycle"
 
-    def __post_init__(self) -> None:
-        where = self.name
-        setfield(self, "max_lr", number(where, "max_lr", self.max_lr, low=0))
-        setfield(self, "steps", number(where, "steps", self.steps, low=0, low_open=True))
-        pct = number(where, "pct_start", self.pct_start, low=0, low_open=True, high=1, high_open=True)
-        setfield(self, "pct_start", pct)
-        setfield(self, "div_factor", number(where, "div_factor", self.div_factor, low=0, low_open=True))
-        fdf = number(where, "final_div_factor", self.final_div_factor, low=0, low_open=True)
-        setfield(self, "final_div_factor", fdf)
-        setfield(self, "anneal", choice(where, "anneal", self.anneal, ("cos", "linear")))
+    def horizon(self) -> float | None:
+        return float(self.steps)
 
     @property
     def initial_lr(self) -> float:
@@ -168,35 +161,38 @@ class OneCycle(Schedule):
         return start + (end - start) * frac
 
 
-@register
-@dataclass(frozen=True, slots=True, repr=False)
+one_cycle = OneCycle
+
+
+@family
 class WSD(Schedule):
     """Warmup-stable-decay (Hu et al. 2024, "MiniCPM").
 
-    Linear from 0 to ``base_lr`` over ``warmup_steps``; held at ``base_lr``;
-    then over the last ``decay_steps`` of ``steps`` down to ``final_lr``
-    (``"linear"``, ``"cosine"`` or ``"sqrt"``: ``1 - sqrt(frac)``); held after.
+    ``base_lr * t / warmup_steps`` while warming up, ``base_lr`` while stable, then over the last
+    ``decay_steps`` of ``steps``: ``final_lr + (base_lr - final_lr) * shape(frac)``, held after;
+    ``shape`` is ``1 - frac`` (``"linear"``), ``(1 + cos(pi * frac)) / 2`` (``"cosine"``) or
+    ``1 - sqrt(frac)`` (``"sqrt"``).
+
+    >>> s = WSD(0.1, steps=100, warmup_steps=10, decay_steps=20)
+    >>> s(5), s(50), s(90), s(100)
+    (0.05, 0.1, 0.05, 0.0)
     """
 
-    base_lr: float
-    steps: float
-    warmup_steps: float
-    decay_steps: float
-    final_lr: float = 0.0
-    decay: str = "linear"
+    base_lr: float = arg(low=0)
+    steps: float = arg(low=0, low_open=True)
+    warmup_steps: float = arg(low=0)
+    decay_steps: float = arg(low=0)
+    final_lr: float = arg(default=0.0, low=0)
+    decay: str = arg(default="linear", choices=("linear", "cosine", "sqrt"))
     name = "wsd"
 
-    def __post_init__(self) -> None:
-        where = self.name
-        setfield(self, "base_lr", number(where, "base_lr", self.base_lr, low=0))
-        setfield(self, "steps", number(where, "steps", self.steps, low=0, low_open=True))
-        setfield(self, "warmup_steps", number(where, "warmup_steps", self.warmup_steps, low=0))
-        setfield(self, "decay_steps", number(where, "decay_steps", self.decay_steps, low=0))
+    def __check_init__(self) -> None:
         if self.warmup_steps + self.decay_steps > self.steps:
             need = f"<= steps - warmup_steps ({self.steps - self.warmup_steps:g})"
-            raise invalid("decay_steps", self.decay_steps, need, where=where)
-        setfield(self, "final_lr", number(where, "final_lr", self.final_lr, low=0))
-        setfield(self, "decay", choice(where, "decay", self.decay, ("linear", "cosine", "sqrt")))
+            raise invalid("decay_steps", self.decay_steps, need, where=self.name)
+
+    def horizon(self) -> float | None:
+        return float(self.steps)
 
     def _rates(self, t: FloatArray) -> FloatArray:
         base, final = float(self.base_lr), float(self.final_lr)
@@ -215,3 +211,6 @@ class WSD(Schedule):
                 shaped = final + (base - final) * (1.0 - np.sqrt(frac))
             out = np.where(t >= decay_from, shaped, out)
         return out
+
+
+wsd = WSD

@@ -16,18 +16,26 @@ Three families and two combinators, each needed to reproduce a peer exactly
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from lrlab.schedules.base import FloatArray, Schedule, flag, number, register, schedule, setfield
-from lrlab.schedules.decay import cosine_curve
+from lrlab.schedules.base import FloatArray, Schedule, arg, family
+from lrlab.schedules.decay import Poly, cosine_curve
 
-__all__ = ["InverseTime", "CosineWave", "PolyCycle", "Skip", "Lifted"]
+__all__ = [
+    "InverseTime",
+    "inverse_time",
+    "CosineWave",
+    "cosine_wave",
+    "PolyCycle",
+    "poly_cycle",
+    "Skip",
+    "skip",
+    "Lifted",
+    "lifted",
+]
 
 
-@register
-@dataclass(frozen=True, slots=True, repr=False)
+@family
 class InverseTime(Schedule):
     """Inverse-time decay: ``base_lr / (1 + rate * t / every)``; ``floor(t / every)`` when staircase.
 
@@ -39,18 +47,14 @@ class InverseTime(Schedule):
     0.06666666666666667
     """
 
-    base_lr: float
-    rate: float
-    every: float = 1
-    staircase: bool = False
+    base_lr: float = arg(low=0)
+    rate: float = arg(low=0)
+    every: float = arg(default=1, low=0, low_open=True)
+    staircase: bool = arg(default=False)
     name = "inverse_time"
 
-    def __post_init__(self) -> None:
-        where = self.name
-        setfield(self, "base_lr", number(where, "base_lr", self.base_lr, low=0))
-        setfield(self, "rate", number(where, "rate", self.rate, low=0))
-        setfield(self, "every", number(where, "every", self.every, low=0, low_open=True))
-        setfield(self, "staircase", flag(where, "staircase", self.staircase))
+    def horizon(self) -> float | None:
+        return 0.0 if self.base_lr == 0 or self.rate == 0 else None
 
     def _rates(self, t: FloatArray) -> FloatArray:
         p = t / self.every
@@ -60,8 +64,10 @@ class InverseTime(Schedule):
         return result
 
 
-@register
-@dataclass(frozen=True, slots=True, repr=False)
+inverse_time = InverseTime
+
+
+@family
 class CosineWave(Schedule):
     """A cosine that never stops: ``final_lr + (base_lr - final_lr) * (1 + cos(pi * t / steps)) / 2``.
 
@@ -74,49 +80,41 @@ class CosineWave(Schedule):
     (0.1, 0.0, 0.05, 0.1)
     """
 
-    base_lr: float
-    steps: float
-    final_lr: float = 0.0
+    base_lr: float = arg(low=0)
+    steps: float = arg(low=0, low_open=True)
+    final_lr: float = arg(default=0.0, low=0)
     name = "cosine_wave"
 
-    def __post_init__(self) -> None:
-        where = self.name
-        setfield(self, "base_lr", number(where, "base_lr", self.base_lr, low=0))
-        setfield(self, "steps", number(where, "steps", self.steps, low=0, low_open=True))
-        setfield(self, "final_lr", number(where, "final_lr", self.final_lr, low=0))
+    def horizon(self) -> float | None:
+        return 0.0 if self.base_lr == self.final_lr else None
 
     def _rates(self, t: FloatArray) -> FloatArray:
         return cosine_curve(self.base_lr, self.final_lr, t / self.steps)
 
 
-@register
-@dataclass(frozen=True, slots=True, repr=False)
-class PolyCycle(Schedule):
+cosine_wave = CosineWave
+
+
+@family
+class PolyCycle(Poly):
     """Polynomial decay whose horizon stretches each time it is reached.
 
-    ``final_lr + (base_lr - final_lr) * (1 - t / h) ** power`` with
-    ``h = steps * max(1, ceil(t / steps))``: ``final_lr`` is reached at every
-    multiple of ``steps``, and just after it the rate jumps up -- but not back
-    to ``base_lr``, because the next horizon is longer. This is Keras
-    ``PolynomialDecay(cycle=True)``; `Poly` is the held version.
+    ``final_lr + (base_lr - final_lr) * (1 - t / h) ** power`` with ``h = steps * max(1, ceil(t / steps))``
+
+    ``final_lr`` is reached at every multiple of ``steps``, and just after it
+    the rate jumps up -- but not back to ``base_lr``, because the next horizon
+    is longer. This is Keras ``PolynomialDecay(cycle=True)``; `Poly` is the
+    held version, whose arguments (and their checks) it takes over.
 
     >>> s = PolyCycle(0.1, steps=20)
     >>> s(0), s(20), s(30)
     (0.1, 0.0, 0.025)
     """
 
-    base_lr: float
-    steps: float
-    power: float = 1.0
-    final_lr: float = 0.0
     name = "poly_cycle"
 
-    def __post_init__(self) -> None:
-        where = self.name
-        setfield(self, "base_lr", number(where, "base_lr", self.base_lr, low=0))
-        setfield(self, "steps", number(where, "steps", self.steps, low=0, low_open=True))
-        setfield(self, "power", number(where, "power", self.power, low=0, low_open=True))
-        setfield(self, "final_lr", number(where, "final_lr", self.final_lr, low=0))
+    def horizon(self) -> float | None:
+        return 0.0 if self.base_lr == self.final_lr else None
 
     def _rates(self, t: FloatArray) -> FloatArray:
         horizon = self.steps * np.maximum(1.0, np.ceil(t / self.steps))
@@ -125,8 +123,10 @@ class PolyCycle(Schedule):
         return result
 
 
-@register
-@dataclass(frozen=True, slots=True, repr=False)
+poly_cycle = PolyCycle
+
+
+@family
 class Skip(Schedule):
     """``schedule(t + steps)``: the schedule with its first ``steps`` steps already done.
 
@@ -138,35 +138,40 @@ class Skip(Schedule):
     0.25
     """
 
-    schedule: Schedule
-    steps: float
+    schedule: Schedule = arg(kind="schedule")
+    steps: float = arg(low=0)
     name = "skip"
 
-    def __post_init__(self) -> None:
-        setfield(self, "schedule", schedule(self.name, "schedule", self.schedule))
-        setfield(self, "steps", number(self.name, "steps", self.steps, low=0))
+    def horizon(self) -> float | None:
+        inner = self.schedule.horizon()
+        return None if inner is None else max(0.0, inner - float(self.steps))
 
     def _rates(self, t: FloatArray) -> FloatArray:
         return self.schedule._rates(t + float(self.steps))
 
 
-@register
-@dataclass(frozen=True, slots=True, repr=False)
+skip = Skip
+
+
+@family
 class Lifted(Schedule):
     """``schedule(t) + by``: the same shape standing on a floor ``by`` higher.
 
-    >>> from lrlab.schedules.decay import Constant
-    >>> Lifted(Constant(0.25), by=0.5)(3)
-    0.75
+    >>> from lrlab.schedules.decay import Linear
+    >>> s = Lifted(Linear(0.0, 0.1, steps=10), by=0.01)
+    >>> s(0), s(10)
+    (0.01, 0.11)
     """
 
-    schedule: Schedule
-    by: float
+    schedule: Schedule = arg(kind="schedule")
+    by: float = arg(low=0)
     name = "lifted"
 
-    def __post_init__(self) -> None:
-        setfield(self, "schedule", schedule(self.name, "schedule", self.schedule))
-        setfield(self, "by", number(self.name, "by", self.by, low=0))
+    def horizon(self) -> float | None:
+        return self.schedule.horizon()
 
     def _rates(self, t: FloatArray) -> FloatArray:
         return self.schedule._rates(t) + float(self.by)
+
+
+lifted = Lifted

@@ -15,10 +15,11 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from lrlab.errors import ScheduleError, SpecError, closest_names
+from lrlab.errors import ScheduleError, SpecError, closest_names, invalid
 from lrlab.schedules.base import REGISTRY, Schedule
 
-__all__ = ["parse", "from_dict", "to_dict", "MAX_SPEC_LENGTH", "MAX_DEPTH"]
+# The limits MAX_SPEC_LENGTH and MAX_DEPTH are imported by name; these are the functions `lrlab` exports.
+__all__ = ["parse", "from_dict", "to_dict", "as_schedule"]
 
 #: longest text spec accepted, in characters
 MAX_SPEC_LENGTH = 10_000
@@ -61,6 +62,23 @@ def from_dict(data: Mapping[str, Any]) -> Schedule:
 def to_dict(schedule: Schedule) -> dict[str, Any]:
     """The JSON-ready dict of a schedule (same as ``schedule.to_dict()``)."""
     return schedule.to_dict()
+
+
+def as_schedule(value: Any, name: str = "schedule", *, where: str = "") -> Schedule:
+    """A schedule from a `Schedule`, a text spec (`parse`) or a dict spec (`from_dict`).
+
+    What every framework adapter accepts; `where` names the caller in the error.
+
+    >>> as_schedule({"type": "constant", "lr": 0.1})
+    lrlab.constant(0.1)
+    """
+    if isinstance(value, Schedule):
+        return value
+    if isinstance(value, str):
+        return parse(value)
+    if isinstance(value, Mapping):
+        return from_dict(value)
+    raise invalid(name, value, "a Schedule, a text spec or a dict spec", where=where)
 
 
 def build(name: str, args: list[Any], kwargs: dict[str, Any], where: str) -> Schedule:

@@ -14,8 +14,13 @@ so an interrupted sweep, rerun with the same command, ends with the numbers of
 a sweep never interrupted. Rerunning into a folder whose ``sweep.json`` holds a
 different sweep is refused, naming the field that differs.
 
-Each trial is one `lrlab.lab.train.train` call with one run, so what it computes
-depends only on the sweep and the trial, whichever backend ran it:
+Each trial is one `run_trial` call -- one `lrlab.lab.train.train` call with one
+run of the sweep's experiment (the chapter's LeNet unless the sweep's options
+name another: ``experiment``, as everything else the trainer takes, is a key of
+`lrlab.lab.config.TrainConfig`) -- so what it computes depends only on the sweep
+and the trial, whichever backend ran it. This module is the runner every backend shares (the folder,
+resuming, ``results.jsonl``, the progress log); where the trials run is a
+backend from `lrlab.sweeps.backends`, handed a `SweepJob`:
 
 * ``backend="local"`` trains the trials one after another in this process;
 * ``backend="ray"`` runs each trial as a Ray task (on the cluster at
@@ -30,22 +35,21 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lrlab.lab.store import METRICS, ResultsError, atomic_write_text, read_results
-from lrlab.sweeps.sweep import Sweep, SweepError, Trial, expand, summarize
+from lrlab.lab.store import METRICS, ResultsError, atomic_write_text, dumps, read_results
+from lrlab.sweeps.backends import BACKENDS, get_backend
+from lrlab.sweeps.summary import Summary, summarize
+from lrlab.sweeps.sweep import Sweep, SweepError, Trial, expand
 
 if TYPE_CHECKING:
-    from lrlab.lab.data import Dataset
-    from lrlab.lab.train import TrainConfig
-    from lrlab.sweeps.sweep import Summary
+    from lrlab.lab.config import TrainConfig
+    from lrlab.lab.experiment import Experiment
 
 __all__ = [
     "BACKENDS",
@@ -54,10 +58,13 @@ __all__ = [
     "SWEEP",
     "TRIAL",
     "TRIALS",
+    "SweepJob",
     "SweepOutcome",
     "TrialRecord",
+    "is_sweep_folder",
     "read_trial_records",
     "run_sweep",
+    "run_trial",
     "train_config",
 ]
 
@@ -66,11 +73,7 @@ RESULTS = "results.jsonl"
 TRIALS = "trials"
 TRIAL = "trial.json"
 RESULT = "result.json"
-BACKENDS = ("local", "ray")
-#: sweep options passed to the trainer, and their defaults
-OPTIONS = {"batch_size": 256, "model": "lenet", "init": "torch"}
-_FORMAT = 1
-_FINAL_KEYS = ("train_loss", "train_acc", "test_acc")
+_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ class SweepOutcome:
         return len(self.records) == len(expand(self.sweep))
 
     def summary(self) -> Summary:
-        """`lrlab.sweeps.summarize` of the finished trials by the sweep's conclusion metric."""
+        """`lrlab.sweeps.summary.summarize` of the finished trials by the sweep's conclusion metric."""
         results = [
             {"params": r.params, "seed": r.seed, "metrics": r.metrics, "diverged": r.diverged} for r in self.records
         ]
@@ -143,33 +146,36 @@ class SweepOutcome:
 
 # -- setup ----------------------------------------------------------------------------------------
 def train_config(sweep: Sweep) -> TrainConfig:
-    """The trainer's config for every trial of `sweep` (epochs, per, and ``options``)."""
-    from lrlab.lab.models import ModelConfig
-    from lrlab.lab.train import TrainConfig
+    """The trainer's config for every trial of `sweep`: its ``epochs`` and ``per``, and its ``options``.
 
-    unknown = sorted(set(sweep.options) - set(OPTIONS))
-    if unknown:
-        raise SweepError(
-            f"sweep option {unknown[0]!r} is not known; the options are {', '.join(OPTIONS)}; "
-            f"got options={dict(sweep.options)!r}"
-        )
-    opts = {**OPTIONS, **sweep.options}
-    return TrainConfig(
-        epochs=int(sweep.epochs),
-        batch_size=opts["batch_size"],
-        per=sweep.per,
-        model=ModelConfig(variant=opts["model"], init=opts["init"]),
-    )
+    The options are any other field of `lrlab.lab.config.TrainConfig`
+    (``experiment``, ``batch_size``, ``optimizer``); an unknown one is an error.
+    """
+    from lrlab.errors import LrlabError
+    from lrlab.lab.config import TrainConfig
+
+    options = {k: v for k, v in sweep.options.items() if k not in ("epochs", "per")}
+    try:
+        return TrainConfig.from_dict({**options, "epochs": int(sweep.epochs), "per": sweep.per})
+    except LrlabError as exc:
+        raise SweepError(f"sweep options {dict(sweep.options)!r}: {exc}") from None
+
+
+def is_sweep_folder(folder: str | Path) -> bool:
+    """Whether `folder` holds a sweep (a ``sweep.json`` written by `run_sweep`)."""
+    path = Path(folder) / SWEEP
+    if not path.is_file():
+        return False
+    try:
+        return "fingerprint" in json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
 
 
 def _versions() -> dict[str, str]:
-    import platform
+    from lrlab.lab.train import versions
 
-    import torch
-
-    import lrlab
-
-    return {"lrlab": lrlab.__version__, "torch": torch.__version__, "python": platform.python_version()}
+    return versions()
 
 
 def _differences(stored: Mapping[str, Any], mine: Mapping[str, Any]) -> str:
@@ -182,7 +188,7 @@ def _differences(stored: Mapping[str, Any], mine: Mapping[str, Any]) -> str:
     return "; ".join(diffs) or "the fingerprints differ"
 
 
-def _prepare_folder(sweep: Sweep, out: Path, data_source: str) -> None:
+def _prepare_folder(sweep: Sweep, out: Path, data_source: str, experiment: Mapping[str, Any]) -> None:
     path = out / SWEEP
     if path.is_file():
         try:
@@ -209,6 +215,7 @@ def _prepare_folder(sweep: Sweep, out: Path, data_source: str) -> None:
         "sweep": sweep.to_dict(),
         "trials": [t.trial_id for t in expand(sweep)],
         "data": data_source,
+        "experiment": dict(experiment),
         "versions": _versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -256,14 +263,7 @@ def read_trial_records(out: str | Path) -> list[TrialRecord]:
 
 def _write_results(out: Path) -> None:
     records = read_trial_records(out)
-    from lrlab.lab.store import dumps
-
     atomic_write_text(out / RESULTS, "".join(dumps(r.to_dict()) + "\n" for r in records))
-
-
-def _epochs_done(folder: Path) -> int:
-    runs = read_results(folder).runs
-    return len(runs[0].epochs) if runs else 0
 
 
 # -- one trial ------------------------------------------------------------------------------------
@@ -272,13 +272,14 @@ def _complete(trial: Trial, folder: Path, status: str) -> TrialRecord:
     results = read_results(folder)
     run = results.runs[0]
     final = run.final or {}
-    metrics = {k: (math.nan if final.get(k) is None else float(final[k])) for k in _FINAL_KEYS}
+    names = (results.job.get("experiment") or {}).get("metrics") or [
+        k for k in final if k.startswith(("train_", "test_"))
+    ]
+    metrics = {k: (math.nan if final.get(k) is None else float(final[k])) for k in names}
     record = TrialRecord(
         trial.trial_id, dict(trial.params), trial.seed, trial.spec, status, len(run.epochs), run.diverged_epoch, metrics
     )
     atomic_write_text(folder / TRIAL, json.dumps(_trial_dict(trial, status, epochs_done=len(run.epochs)), indent=2))
-    from lrlab.lab.store import dumps
-
     atomic_write_text(folder / RESULT, dumps(record.to_dict()) + "\n")
     return record
 
@@ -286,13 +287,13 @@ def _complete(trial: Trial, folder: Path, status: str) -> TrialRecord:
 def run_trial(
     trial: Trial,
     config: TrainConfig,
-    data: Any,
+    experiment: Experiment,
     folder: Path,
     *,
     device: str = "cpu",
     listener: Any = None,
 ) -> TrialRecord:
-    """Train one trial into `folder` (resuming it if it was cut short) and mark it done."""
+    """Train one trial of `experiment` into `folder` (resuming it if it was cut short) and mark it done."""
     from lrlab.lab.train import Run, train
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -300,7 +301,7 @@ def run_trial(
     train(
         [Run(trial.schedule, trial.seed, trial.label)],
         config,
-        data,
+        experiment,
         out=folder,
         resume=True,
         device=device,
@@ -309,7 +310,71 @@ def run_trial(
     return _complete(trial, folder, "done")
 
 
-# -- backends -------------------------------------------------------------------------------------
+# -- what a backend is handed ---------------------------------------------------------------------
+@dataclass
+class SweepJob:
+    """What a backend (`lrlab.sweeps.backends`) is handed: the unfinished trials and the runner's hooks.
+
+    A backend trains each of `trials` into `folder` (``trial``) -- with `train`
+    in this process, or by shipping `run_trial` (the one function that trains
+    a trial) to where it runs -- and hands each finished `TrialRecord` to
+    `done`, which writes ``results.jsonl`` and logs progress. `address`,
+    `max_concurrent` and `asha` are the options a backend may take (see
+    `lrlab.sweeps.backends.Backend.takes`).
+    """
+
+    sweep: Sweep
+    trials: list[Trial]
+    config: TrainConfig
+    experiment: Experiment
+    out: Path
+    log: _Log
+    device: str = "cpu"
+    address: str | None = None
+    max_concurrent: int | None = None
+    asha: bool = False
+    listener: Any = None
+
+    @property
+    def run_trial(self) -> Callable[..., TrialRecord]:
+        """`run_trial` itself: a module-level function, so Ray can send it to its workers by name."""
+        return run_trial
+
+    def folder(self, trial: Trial) -> Path:
+        """The trial's folder (an absolute path, the same from any process on this machine)."""
+        return self.out.resolve() / TRIALS / trial.trial_id
+
+    def train(self, trial: Trial, *, listener: Any = None) -> TrialRecord:
+        """`run_trial` here, into the trial's folder (the experiment's data are loaded once, for all trials)."""
+        return run_trial(trial, self.config, self.experiment, self.folder(trial), device=self.device, listener=listener)
+
+    def progress(self, trial: Trial) -> Any:
+        """Training hooks that show the trial's batches and pass them on to the caller's listener."""
+        return self.log.listener(trial, self.listener)
+
+    def done(self, record: TrialRecord) -> None:
+        """Record a finished trial: rewrite ``results.jsonl`` and log it."""
+        _write_results(self.out)
+        self.log.trial_done(record)
+
+    def finished(self, trial: Trial) -> TrialRecord | None:
+        """The trial's record if it is finished (has its ``result.json``), else None."""
+        return _finished(self.folder(trial))
+
+    def epochs_done(self, trial: Trial) -> int | None:
+        """Epochs in the trial's metrics file; None when it has none (it never started)."""
+        folder = self.folder(trial)
+        if not (folder / METRICS).is_file():
+            return None
+        runs = read_results(folder).runs
+        return len(runs[0].epochs) if runs else 0
+
+    def complete(self, trial: Trial, status: str) -> TrialRecord:
+        """Mark a trial finished with its epochs so far (``"stopped"``: an early-stopping scheduler ended it)."""
+        return _complete(trial, self.folder(trial), status)
+
+
+# -- the runner -----------------------------------------------------------------------------------
 def run_sweep(
     sweep: Sweep,
     out: str | Path,
@@ -321,52 +386,89 @@ def run_sweep(
     quiet: bool = False,
     asha: bool = False,
     max_concurrent: int | None = None,
-    data: Dataset | None = None,
+    data: Any = None,
+    experiment: Experiment | str | None = None,
     listener: Any = None,
 ) -> SweepOutcome:
     """Run every unfinished trial of `sweep` into `out` (see the module docstring); returns what is finished.
 
-    `data` (a `lrlab.lab.data.Dataset`) is used as given; otherwise Fashion-MNIST
-    is loaded from `data_path` (or found). `listener` (a `lrlab.lab.train.Listener`)
+    `backend` names one of `lrlab.sweeps.backends.BACKENDS`; `address` and
+    `asha` need a backend that takes them (``ray``). `experiment` (an
+    `lrlab.Experiment` or a reference; default: the sweep's ``experiment``
+    option, else the chapter's) gets `data` -- for the built-in ones a
+    `lrlab.lab.data.Dataset` or a folder, `data_path` being the same -- and its
+    data are loaded once for all trials. `listener` (a `lrlab.lab.train.Listener`)
     receives the training hooks of the local backend (tests use it to interrupt).
     """
-    if backend not in BACKENDS:
-        raise SweepError(f"backend must be 'local' or 'ray'; got backend={backend!r}")
-    if asha and backend != "ray":
-        raise SweepError(f"asha=True needs backend='ray' (Ray Tune's ASHA scheduler); got backend={backend!r}")
-    if address is not None and backend != "ray":
-        raise SweepError(f"address is for backend='ray'; got address={address!r} with backend={backend!r}")
+    chosen = get_backend(backend)
+    for option, value in (("asha", asha), ("address", address)):
+        if value not in (None, False) and option not in chosen.takes:
+            users = " or ".join(repr(name) for name, b in BACKENDS.items() if option in b.takes)
+            raise SweepError(f"{option}={value!r} needs backend={users}; got backend={backend!r}")
     if max_concurrent is not None and (isinstance(max_concurrent, bool) or max_concurrent < 1):
         raise SweepError(f"max_concurrent must be a whole number >= 1; got max_concurrent={max_concurrent!r}")
     out = Path(out)
     trials = expand(sweep)
     config = train_config(sweep)
-    if data is None:
-        from lrlab.lab.data import load_fashion_mnist
-
-        data = load_fashion_mnist(data_path, log=None if quiet else (lambda text: print(text, file=sys.stderr)))
-    _prepare_folder(sweep, out, data.describe())
+    loaded, record = _experiment(experiment if experiment is not None else config.experiment, data, data_path)
+    metric = sweep.conclusion_metric.name
+    if metric not in record["metrics"]:
+        raise SweepError(
+            f"the sweep is judged by {metric!r}, which experiment {loaded.name!r} does not record "
+            f"(it records {', '.join(record['metrics'])}); set the sweep's conclusion_metric (--metric)"
+        )
+    _prepare_folder(sweep, out, loaded.data.description, record)  # type: ignore[union-attr]
     started = time.perf_counter()
     skipped = [t.trial_id for t in trials if _finished(out / TRIALS / t.trial_id) is not None]
     todo = [t for t in trials if t.trial_id not in skipped]
     log = _Log(quiet, len(trials), len(skipped))
+    log.metric = metric
     log.line(
         f"sweep {sweep.name or sweep.template!r}: {len(trials)} trials ({len(skipped)} already done), "
         f"{config.epochs} epochs each, backend {backend}; results in {out}"
     )
+    job = SweepJob(
+        sweep,
+        todo,
+        config,
+        loaded,
+        out,
+        log,
+        device=device,
+        address=address,
+        max_concurrent=max_concurrent,
+        asha=asha,
+        listener=listener,
+    )
     try:
-        if backend == "local":
-            _run_local(todo, config, data, out, device, log, listener)
-        elif asha:
-            _run_tune(sweep, todo, config, data, out, device, address, max_concurrent, log)
-        else:
-            _run_ray(todo, config, data, out, device, address, max_concurrent, log)
+        chosen.run(job)
     finally:
         log.close()
         if (out / SWEEP).is_file():
             _write_results(out)
     records = read_trial_records(out)
     return SweepOutcome(out, sweep, records, [t.trial_id for t in todo], skipped, time.perf_counter() - started)
+
+
+def _experiment(ref: Experiment | str, data: Any, data_path: str | Path | None) -> tuple[Experiment, dict[str, Any]]:
+    """The experiment with its data loaded (once, for every trial), and what ``sweep.json`` records of it."""
+    import dataclasses
+
+    from lrlab.lab.experiment import metric_names, resolve_experiment
+
+    given = data if data is not None else data_path
+    experiment = resolve_experiment(
+        ref, data=None if given is None else str(given) if isinstance(given, Path) else given
+    )
+    loaded = experiment.load_data()
+    has_test = loaded.test is not None
+    record = {
+        "name": experiment.name,
+        "description": experiment.description,
+        "metrics": metric_names(experiment, has_test=has_test),
+        "goal": experiment.goal_metric(has_test=has_test),
+    }
+    return dataclasses.replace(experiment, data=loaded), record
 
 
 class _Log:
@@ -378,6 +480,7 @@ class _Log:
         self.progress: Any = None
         self.total = total
         self.done = done
+        self.metric = ""
         if not self.quiet:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -398,8 +501,10 @@ class _Log:
         self.done += 1
         if self.progress is not None:
             self.progress.update(self.trials, completed=self.done)
-        acc = record.metrics.get("test_acc", math.nan)
-        state = f"DIVERGED in epoch {record.diverged_epoch}" if record.diverged else f"test acc {acc:.4f}"
+        name = self.metric or "test_acc"
+        value = record.metrics.get(name, math.nan)
+        shown = name.replace("_", " ")
+        state = f"DIVERGED in epoch {record.diverged_epoch}" if record.diverged else f"{shown} {value:.4f}"
         if record.status == "stopped":
             state += f" (stopped early by ASHA after {record.epochs_done} epochs)"
         self.line(f"[{self.done}/{self.total}] {record.trial_id}: {state}")
@@ -412,14 +517,14 @@ class _Log:
         class Hooks(Listener):
             def started(self, trainer: Any) -> None:
                 if log.progress is not None:
-                    remaining = (trainer.config.epochs - trainer.epochs_done) * trainer.batches
+                    remaining = (trainer.config.epochs - trainer.epochs_done) * (trainer.batches or 1)
                     log.progress.reset(log.batches, total=max(remaining, 1), visible=True, description=trial.label)
                 if trainer.epochs_done and not log.silent:
                     log.line(f"{trial.trial_id}: resuming after epoch {trainer.epochs_done}")
                 if inner is not None:
                     inner.started(trainer)
 
-            def batch(self, epoch: int, index: int, batches: int) -> None:
+            def batch(self, epoch: int, index: int, batches: int | None) -> None:
                 if log.progress is not None:
                     log.progress.advance(log.batches)
                 if inner is not None:
@@ -439,158 +544,3 @@ class _Log:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
-
-
-def _run_local(
-    todo: list[Trial], config: TrainConfig, data: Dataset, out: Path, device: str, log: _Log, listener: Any
-) -> None:
-    from lrlab.lab.train import to_tensors
-
-    tensors = to_tensors(data, device)
-    for trial in todo:
-        record = run_trial(
-            trial, config, tensors, out / TRIALS / trial.trial_id, device=device, listener=log.listener(trial, listener)
-        )
-        _write_results(out)
-        log.trial_done(record)
-
-
-@contextmanager
-def _ray_session(address: str | None, max_concurrent: int | None) -> Iterator[Any]:
-    """The ``ray`` module, joined to the cluster at `address` or to one started here (and shut down after)."""
-    try:
-        import ray
-    except ImportError:
-        raise SweepError('backend="ray" needs Ray: pip install "lrlab[ray]" (or "ray[tune]")') from None
-    if ray.is_initialized():  # the caller's Ray: leave it running
-        yield ray
-        return
-    if address is not None:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(num_cpus=max_concurrent or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-
-
-def _ray_trial(trial: Trial, config: TrainConfig, data: Any, folder: str, device: str) -> dict[str, Any]:
-    """What a Ray task runs: one trial, into the shared folder layout."""
-    return run_trial(trial, config, data, Path(folder), device=device).to_dict()
-
-
-def _run_ray(
-    todo: list[Trial],
-    config: TrainConfig,
-    data: Dataset,
-    out: Path,
-    device: str,
-    address: str | None,
-    max_concurrent: int | None,
-    log: _Log,
-) -> None:
-    with _ray_session(address, max_concurrent) as ray:
-        task = ray.remote(num_cpus=1)(_ray_trial)
-        data_ref = ray.put(data)
-        limit = max_concurrent or len(todo) or 1
-        pending: dict[Any, Trial] = {}
-        queue = list(todo)
-        folder = out.resolve()
-        while queue or pending:
-            while queue and len(pending) < limit:
-                trial = queue.pop(0)
-                ref = task.remote(trial, config, data_ref, str(folder / TRIALS / trial.trial_id), device)
-                pending[ref] = trial
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                pending.pop(ref)
-                record = TrialRecord.from_dict(ray.get(ref))
-                _write_results(out)
-                log.trial_done(record)
-
-
-def _run_tune(
-    sweep: Sweep,
-    todo: list[Trial],
-    config: TrainConfig,
-    data: Dataset,
-    out: Path,
-    device: str,
-    address: str | None,
-    max_concurrent: int | None,
-    log: _Log,
-) -> None:
-    if not todo:
-        return
-    with _ray_session(address, max_concurrent):
-        from ray import tune
-        from ray.tune.schedulers import ASHAScheduler
-
-        metric = sweep.conclusion_metric
-        folder = out.resolve()
-        by_id = {t.trial_id: t for t in todo}
-        trainable = tune.with_parameters(
-            _tune_trainable, config=config, data=data, folder=str(folder), device=device, metric=metric.name
-        )
-        scheduler = ASHAScheduler(
-            time_attr="epoch",
-            metric=metric.name,
-            mode="max" if metric.higher_is_better else "min",
-            max_t=config.epochs,
-            grace_period=1,
-            reduction_factor=2,
-        )
-        tuner = tune.Tuner(
-            tune.with_resources(trainable, {"cpu": 1}),
-            param_space={"trial": tune.grid_search([t.trial_id for t in todo])},
-            tune_config=tune.TuneConfig(scheduler=scheduler, max_concurrent_trials=max_concurrent, num_samples=1),
-            run_config=_tune_run_config(tune, folder),
-        )
-        grid = tuner.fit()
-        outcomes = [grid[i] for i in range(len(grid))]
-        failed = {str(r.config["trial"]): r.error for r in outcomes if r.error is not None and r.config}
-        for tid, trial in by_id.items():
-            tfolder = out / TRIALS / tid
-            record = _finished(tfolder)
-            if record is None and tid not in failed and (tfolder / METRICS).is_file():
-                if _epochs_done(tfolder) >= config.epochs:
-                    # Tune ends a trial at its last report, before the trainer closes its job:
-                    # resuming it trains nothing, writes the job's end record and marks it done.
-                    record = run_trial(trial, config, data, tfolder, device=device)
-                else:
-                    # ASHA stopped it: its finished epochs are its result, and it is not trained again.
-                    record = _complete(trial, tfolder, "stopped")
-            if record is not None:
-                log.trial_done(record)
-        _write_results(out)
-        if failed:
-            tid, error = next(iter(failed.items()))
-            raise SweepError(f"{len(failed)} trial(s) failed under Ray Tune, e.g. {tid}: {error}; rerun to resume them")
-
-
-def _tune_run_config(tune: Any, folder: Path) -> Any:
-    kwargs: dict[str, Any] = {"storage_path": str(folder / "ray"), "name": "tune", "verbose": 0}
-    make: Callable[..., Any] = getattr(tune, "RunConfig", None) or __import__("ray.train").train.RunConfig
-    return make(**kwargs)
-
-
-def _tune_trainable(
-    params: dict[str, Any], *, config: TrainConfig, data: Any, folder: str, device: str, metric: str
-) -> None:
-    from ray import tune
-
-    from lrlab.lab.train import Listener
-    from lrlab.sweeps.sweep import sweep_from_dict
-
-    stored = json.loads((Path(folder) / SWEEP).read_text())
-    trials = {t.trial_id: t for t in expand(sweep_from_dict(stored["sweep"]))}
-    trial = trials[params["trial"]]
-
-    class Report(Listener):
-        def epoch(self, epoch: int, records: list[dict[str, Any]]) -> None:
-            rec = records[0]
-            value = rec.get(metric)
-            tune.report({"epoch": epoch, metric: math.nan if value is None else float(value)})
-
-    run_trial(trial, config, data, Path(folder) / TRIALS / trial.trial_id, device=device, listener=Report())

@@ -6,10 +6,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from lrlab.errors import LrlabError, invalid
-from lrlab.schedules import Join, Schedule
-from lrlab.schedules.base import flag, number, numbers_tuple, schedule
+from lrlab.schedules import Join, Schedule, Warmup
+from lrlab.schedules.base import flag, number, numbers_tuple, schedules_tuple
 
-__all__ = ["plain", "check", "rate", "check_int", "check_flag", "check_list", "check_schedules", "joined", "refuse"]
+__all__ = [
+    "plain",
+    "check",
+    "rate",
+    "check_int",
+    "check_flag",
+    "check_list",
+    "check_schedules",
+    "joined",
+    "join_checked",
+    "warmed",
+    "refuse",
+]
 
 
 def plain(x: float) -> int | float:
@@ -48,9 +60,7 @@ def check_list(where: str, name: str, value: Any, *, low: float | None = None, o
 
 def check_schedules(where: str, name: str, value: Any) -> tuple[Schedule, ...]:
     """A non-empty list of lrlab schedules (the output of other compat calls)."""
-    if isinstance(value, Schedule | str | bytes) or not isinstance(value, Sequence) or not value:
-        raise invalid(name, value, "a non-empty list of schedules", where=where)
-    return tuple(schedule(where, f"{name}[{i}]", s) for i, s in enumerate(value))
+    return schedules_tuple(where, name, value)
 
 
 def refuse(where: str, name: str, value: Any, requirement: str) -> LrlabError:
@@ -77,3 +87,22 @@ def joined(pieces: Sequence[Schedule], boundaries: Sequence[float]) -> Schedule:
     if len(kept) == 1:
         return kept[0]
     return Join(tuple(kept), tuple(plain(s) for s in starts[1:]))
+
+
+def join_checked(where: str, pieces: tuple[str, Any], boundaries: tuple[str, Any]) -> Schedule:
+    """`joined` of the peer's ``(name, value)`` pieces and boundaries, checked under the peer's names.
+
+    Boundaries must be >= 0, in non-decreasing order and one fewer than the pieces.
+    """
+    (pieces_name, given_pieces), (bounds_name, given_bounds) = pieces, boundaries
+    items = check_schedules(where, pieces_name, given_pieces)
+    bounds = check_list(where, bounds_name, given_bounds, low=0, order="nondecreasing")
+    if len(bounds) != len(items) - 1:
+        need = f"of length {len(items) - 1} (one fewer than {pieces_name})"
+        raise refuse(where, bounds_name, list(bounds), need)
+    return joined(items, bounds)
+
+
+def warmed(decay: Schedule, steps: float, start_lr: float, mode: str = "linear") -> Schedule:
+    """``warmup(decay, steps, start_lr)``, or `decay` itself when there are no warmup steps."""
+    return decay if steps == 0 else Warmup(decay, steps=steps, start_lr=start_lr, mode=mode)

@@ -13,15 +13,15 @@ call on a fresh instance. Two of them are stateful in a way that shows:
 >>> d2l.FactorScheduler(factor=0.9, stop_factor_lr=1e-2, base_lr=2.0)(0)
 1.8
 >>> d2l.CosineScheduler(20, warmup_steps=5, base_lr=0.3, final_lr=0.01)
-lrlab.warmup(cosine(0.3, steps=15, final_lr=0.01), steps=5)
+lrlab.warmup(lrlab.cosine(0.3, steps=15, final_lr=0.01), steps=5)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lrlab.frameworks.compat._common import check, check_list, rate, refuse
-from lrlab.schedules import Cosine, Factor, MultiFactor, Schedule, Skip, SquareRoot, Warmup
+from lrlab.frameworks.compat._common import check, check_list, rate, refuse, warmed
+from lrlab.schedules import Cosine, Factor, MultiFactor, Schedule, Skip, SquareRoot
 
 __all__ = ["SquareRootScheduler", "FactorScheduler", "MultiFactorScheduler", "CosineScheduler"]
 
@@ -79,6 +79,4 @@ def CosineScheduler(
     if not total > warm:
         raise refuse(where, "max_update", max_update, f"> warmup_steps ({warm})")
     decay = Cosine(lr, steps=total - warm, final_lr=final)
-    if warm == 0:
-        return decay
-    return Warmup(decay, steps=warm, start_lr=begin)
+    return warmed(decay, warm, begin)

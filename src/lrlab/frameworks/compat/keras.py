@@ -8,7 +8,7 @@ core schedule ``s`` with ``s(t) == schedule(t)``: Keras calls its schedule with
 >>> K.PiecewiseConstantDecay(boundaries=[15, 30], values=[0.5, 0.25, 0.125])
 lrlab.piecewise_constant([15, 30], values=[0.5, 0.25, 0.125], inclusive=True)
 >>> K.CosineDecay(0.0, decay_steps=40, warmup_target=0.1, warmup_steps=10)
-lrlab.warmup(cosine(0.1, steps=40), steps=10)
+lrlab.warmup(lrlab.cosine(0.1, steps=40), steps=10)
 
 ``keras.callbacks.LearningRateScheduler`` takes a Python function of the
 epoch; write that function with lrlab's families (per epoch) instead, e.g.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lrlab.frameworks.compat._common import check, check_flag, check_list, rate, refuse
+from lrlab.frameworks.compat._common import check, check_flag, check_list, rate, refuse, warmed
 from lrlab.schedules import (
     Cosine,
     CosineRestarts,
@@ -30,7 +30,6 @@ from lrlab.schedules import (
     Poly,
     PolyCycle,
     Schedule,
-    Warmup,
 )
 
 __all__ = [
@@ -127,9 +126,7 @@ def CosineDecay(
         return Cosine(lr, steps=steps, final_lr=lr * a)
     target = rate(where, "warmup_target", warmup_target)
     decay = Cosine(target, steps=steps, final_lr=target * a)
-    if warm == 0:
-        return decay
-    return Warmup(decay, steps=warm, start_lr=lr)
+    return warmed(decay, warm, lr)
 
 
 def CosineDecayRestarts(

@@ -11,7 +11,7 @@ called in order, as a trainer calls it). Where MXNet's own clock starts at
 >>> M.MultiFactorScheduler(step=[15, 30], factor=0.5, base_lr=0.5)
 lrlab.multi_factor(0.5, milestones=[15, 30], factor=0.5)
 >>> M.CosineScheduler(max_update=20, base_lr=0.3, final_lr=0.01)
-lrlab.skip(cosine(0.3, steps=20, final_lr=0.01), steps=1)
+lrlab.skip(lrlab.cosine(0.3, steps=20, final_lr=0.01), steps=1)
 
 Past ``max_update``, Poly and Cosine hold ``final_lr``, which is what a
 scheduler called in order returns (a fresh MXNet scheduler first called past
@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from lrlab.frameworks.compat._common import check, check_int, check_list, joined, rate, refuse
+from lrlab.frameworks.compat._common import check, check_int, check_list, joined, rate, refuse, warmed
 from lrlab.schedules import Constant, Cosine, Factor, Linear, MultiFactor, Poly, Schedule, Skip, Warmup
 from lrlab.schedules.base import choice
 
@@ -107,8 +107,7 @@ def MultiFactorScheduler(
 
 def _decay_with_warmup(decay: Schedule, warm: int, begin: float, mode: str) -> Schedule:
     """Poly and Cosine: warmup, then ``decay`` on the clock ``num_update - warmup_steps``."""
-    on_num_update = decay if warm == 0 else Warmup(decay, steps=warm, start_lr=begin, mode=mode)
-    return Skip(on_num_update, steps=1)
+    return Skip(warmed(decay, warm, begin, mode), steps=1)
 
 
 def _horizon(where: str, max_update: Any, warm: int) -> int:

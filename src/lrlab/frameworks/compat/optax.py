@@ -6,9 +6,9 @@ update count, which is 0 at the first update, as lrlab counts.
 
 >>> from lrlab.compat import optax as O
 >>> O.warmup_cosine_decay_schedule(0.0, 0.1, warmup_steps=10, decay_steps=50)
-lrlab.warmup(cosine(0.1, steps=40), steps=10)
+lrlab.warmup(lrlab.cosine(0.1, steps=40), steps=10)
 >>> O.exponential_decay(0.1, transition_steps=10, decay_rate=0.5, transition_begin=15, staircase=True)
-lrlab.join([constant(0.1), exponential(0.1, rate=0.5, every=10, staircase=True)], boundaries=[15])
+lrlab.join([lrlab.constant(0.1), lrlab.exponential(0.1, rate=0.5, every=10, staircase=True)], boundaries=[15])
 
 Where optax quietly turns a bad argument into a constant schedule (a
 non-positive ``transition_steps``, a zero ``decay_rate``, a negative
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lrlab.frameworks.compat._common import check, check_flag, check_list, check_schedules, joined, rate, refuse
+from lrlab.frameworks.compat._common import check, check_flag, join_checked, joined, rate, refuse, warmed
 from lrlab.schedules import (
     Clipped,
     Constant,
@@ -271,9 +271,7 @@ def warmup_cosine_decay_schedule(
     e = check(where, "exponent", exponent, low=0, low_open=True)
     # optax decays to peak * (end / peak), i.e. to 0 when peak is 0
     decay = Cosine(peak, steps=total - warm, final_lr=end if peak != 0 else 0.0, exponent=e)
-    if warm == 0:
-        return decay
-    return Warmup(decay, steps=warm, start_lr=init)
+    return warmed(decay, warm, init)
 
 
 def warmup_exponential_decay_schedule(
@@ -330,9 +328,4 @@ def sgdr_schedule(cosine_kwargs: Iterable[Mapping[str, Any]]) -> Schedule:
 
 def join_schedules(schedules: Sequence[Schedule], boundaries: Sequence[float]) -> Schedule:
     """``schedules[k]`` from ``boundaries[k-1]`` on, fed ``t - boundaries[k-1]``: `join`."""
-    where = "optax.join_schedules"
-    pieces = check_schedules(where, "schedules", schedules)
-    bounds = check_list(where, "boundaries", boundaries, low=0, order="nondecreasing")
-    if len(bounds) != len(pieces) - 1:
-        raise refuse(where, "boundaries", list(bounds), f"of length {len(pieces) - 1} (one fewer than schedules)")
-    return joined(pieces, bounds)
+    return join_checked("optax.join_schedules", ("schedules", schedules), ("boundaries", boundaries))

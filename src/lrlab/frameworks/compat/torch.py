@@ -28,7 +28,7 @@ from lrlab.frameworks.compat._common import (
     check_flag,
     check_int,
     check_list,
-    check_schedules,
+    join_checked,
     joined,
     plain,
     rate,
@@ -163,12 +163,7 @@ def SequentialLR(schedulers: Sequence[Schedule], milestones: Sequence[float]) ->
     A scheduler that a repeated milestone (or a milestone at 0) never lets run
     is left out, as torch never runs it.
     """
-    where = "torch.SequentialLR"
-    pieces = check_schedules(where, "schedulers", schedulers)
-    ms = check_list(where, "milestones", milestones, low=0, order="nondecreasing")
-    if len(ms) != len(pieces) - 1:
-        raise refuse(where, "milestones", list(ms), f"of length {len(pieces) - 1} (one fewer than schedulers)")
-    return joined(pieces, ms)
+    return join_checked("torch.SequentialLR", ("schedulers", schedulers), ("milestones", milestones))
 
 
 def OneCycleLR(

@@ -1,0 +1,615 @@
+"""The lab from Python and notebooks: `compare`, `train`, `sweep`, `find_lr` and `load`, returning result objects.
+
+Each call runs the same job as the command line of the same name and
+returns an object to look at rather than files to open::
+
+    import lrlab
+    result = lrlab.compare(["cosine(0.3, steps=10)", "constant(0.1)"], experiment="fashion-mnist-mlp",
+                           seeds=2, epochs=10, out="out/mine")
+    result.to_pandas()        # one row per run and epoch (pandas: pip install "lrlab[pandas]")
+    result.records("final")   # the final table: mean ± std per schedule, as plain dicts
+    result.conclusion         # which schedule won, by how much, and whether the lead beats seed noise
+    result.plot()             # {"lr": Figure, "compare": Figure, ...}: shown inline in Jupyter
+    lrlab.load("out/mine")    # the same object again, from the folder
+
+An experiment is an `lrlab.Experiment`, a built-in name (``"fashion-mnist-lenet"``,
+the chapter's, is the default), ``"package.module:factory"`` or a path to a
+``.py`` file. Nothing here switches global state: matplotlib's backend, torch's
+default dtype and the root logger stay as they were.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lrlab.errors import LrlabError, ResultsError
+from lrlab.lab.config import TrainConfig
+from lrlab.lab.stats import Comparison, Metric, format_interval, format_mean_std
+from lrlab.lab.store import JobResults, read_results
+from lrlab.lab.summary import goal_of, job_comparison
+from lrlab.schedules.base import Schedule
+
+if TYPE_CHECKING:
+    from lrlab.lab.experiment import Experiment
+    from lrlab.lab.train import Listener
+
+__all__ = ["JobResult", "RangeTestResult", "SweepResult", "compare", "find_lr", "load", "sweep", "train"]
+
+Schedules = Sequence[Schedule | str] | Mapping[str, Schedule | str]
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise ImportError(
+            'to_pandas() needs pandas: pip install "lrlab[pandas]" (records() gives plain dicts)'
+        ) from None
+    return pandas
+
+
+class JobResult:
+    """The results of a ``train`` or ``compare`` job: its runs' records, the final table, the conclusion, figures."""
+
+    def __init__(self, results: JobResults, metric: Metric | str | None = None) -> None:
+        self.results = results
+        self.metric = Metric.parse(metric) if metric is not None else goal_of(results)
+
+    @property
+    def folder(self) -> Path | None:
+        """Where the job's files are (None for a job kept in memory)."""
+        return self.results.folder
+
+    @property
+    def complete(self) -> bool:
+        """Whether every epoch of every run is done."""
+        return self.results.complete
+
+    @property
+    def comparison(self) -> Comparison:
+        """The ranked schedules and the conclusion, by `metric` (`lrlab.lab.stats.compare_settings`)."""
+        return job_comparison(self.results, self.metric)
+
+    @property
+    def conclusion(self) -> str:
+        """One sentence: which schedule won on the goal metric, by how much, and whether the lead exceeds seed noise."""
+        return self.comparison.sentence
+
+    def records(self, kind: str = "epochs") -> list[dict[str, Any]]:
+        """Plain dicts: one per run and epoch (``"epochs"``), per run (``"runs"``) or per schedule (``"final"``)."""
+        if kind == "epochs":
+            rows = []
+            for run in self.results.runs:
+                for rec in run.epochs:
+                    rows.append({**_identity(run.config), **_values(rec)})
+            return rows
+        if kind == "runs":
+            return [
+                {
+                    **_identity(run.config),
+                    "epochs": len(run.epochs),
+                    "diverged_epoch": run.diverged_epoch,
+                    **_values(run.final or {}),
+                }
+                for run in self.results.runs
+            ]
+        if kind == "final":
+            return [self._final_row(row) for row in self.comparison.rows]
+        raise LrlabError(f"kind must be 'epochs', 'runs' or 'final'; got kind={kind!r}")
+
+    def _final_row(self, row: Any) -> dict[str, Any]:
+        runs = self.results.by_label()[row.label]
+        return {
+            "label": row.label,
+            "schedule": runs[0].config.get("schedule"),
+            "seeds": row.runs,
+            "n": row.n,
+            f"{self.metric.name}_mean": row.mean,
+            f"{self.metric.name}_std": row.std,
+            "ci_low": row.ci_low,
+            "ci_high": row.ci_high,
+            "diverged": row.diverged,
+            self.metric.name: format_mean_std(row.mean, row.std, row.n),
+        }
+
+    def to_pandas(self, kind: str = "epochs") -> Any:
+        """`records` as a pandas ``DataFrame`` (pandas is an optional extra)."""
+        return _pandas().DataFrame(self.records(kind))
+
+    def plot(self) -> dict[str, Any]:
+        """The report's figures as matplotlib ``Figure`` objects, by name (Jupyter shows them inline)."""
+        from lrlab.reports.job import job_figures
+
+        return job_figures(self.results)
+
+    def report(self, folder: str | Path | None = None) -> tuple[Path, Path]:
+        """Write ``report.md`` and ``report.html`` (into the job's folder unless `folder` is given)."""
+        from lrlab.reports.job import write_report
+
+        target = folder if folder is not None else self.folder
+        if target is None:
+            raise ResultsError("this job was kept in memory: give report(folder) to write its report somewhere")
+        return write_report(target, results=self.results)
+
+    def table(self) -> str:
+        """The final table as aligned text (the console's)."""
+        head = ["schedule", "seeds", f"final {self.metric.name}", "95% interval", "diverged"]
+        lines = [head]
+        for row in self.comparison.rows:
+            interval = format_interval(row.ci_low, row.ci_high) if row.n >= 2 else "n/a"
+            lines.append(
+                [row.label, str(row.runs), format_mean_std(row.mean, row.std, row.n), interval, str(row.diverged)]
+            )
+        widths = [max(len(r[i]) for r in lines) for i in range(len(head))]
+        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in lines)
+
+    def __repr__(self) -> str:
+        where = f" in {self.folder}" if self.folder is not None else ""
+        state = "complete" if self.complete else "incomplete"
+        return f"<JobResult: {len(self.results.runs)} runs{where}, {state}>\n{self.table()}\n{self.conclusion}"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in line.split("  ") if c) + "</tr>"
+            for line in self.table().splitlines()
+        )
+        return f"<table>{rows}</table><p>{html.escape(self.conclusion)}</p>"
+
+
+def _identity(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {"label": config.get("label"), "schedule": config.get("schedule"), "seed": config.get("seed")}
+
+
+def _values(rec: Mapping[str, Any]) -> dict[str, Any]:
+    skip = {"type", "run_id"}
+    return {k: (math.nan if v is None else v) for k, v in rec.items() if k not in skip}
+
+
+# -- running jobs -----------------------------------------------------------------------------------------------
+def _pairs(schedules: Schedules | None, preset: Any) -> list[tuple[str, Schedule | str]]:
+    pairs: list[tuple[str, Schedule | str]] = []
+    if preset is not None:
+        pairs += [(r.label, r.schedule) for r in preset.runs]
+    if isinstance(schedules, Mapping):
+        pairs += [(str(label), spec) for label, spec in schedules.items()]
+    elif schedules is not None:
+        if isinstance(schedules, str | Schedule):
+            schedules = [schedules]
+        pairs += [("", spec) for spec in schedules]
+    return pairs
+
+
+def run_job(
+    runs: Sequence[Any],
+    config: TrainConfig,
+    experiment: Experiment | str | None = None,
+    *,
+    data: Any = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    device: str = "cpu",
+    fused: bool | str = "auto",
+    tensorboard: bool | None = None,
+    progress: bool | Listener = True,
+    report: bool | None = None,
+) -> JobResult:
+    """Train `runs` as one job (`lrlab.lab.train.Trainer`); returns its `JobResult` and writes the report into `out`."""
+    from lrlab.lab.loggers import tensorboard_logger
+    from lrlab.lab.progress import progress_listener
+    from lrlab.lab.train import Listener, Trainer
+
+    if isinstance(progress, Listener):
+        listener: Listener = progress
+    else:
+        listener = progress_listener(quiet=False) if progress else Listener()
+    logger = tensorboard_logger(out, tensorboard)
+    trainer = Trainer(
+        runs,
+        config,
+        experiment,
+        data=data,
+        out=out,
+        resume=resume,
+        device=device,
+        fused=fused,
+        listener=listener,
+        loggers=[logger] if logger is not None else [],
+    )
+    trainer.run()
+    result = JobResult(trainer.results())
+    if out is not None and report is not False:
+        result.report()
+    return result
+
+
+def compare(
+    schedules: Schedules | None = None,
+    *,
+    experiment: Experiment | str | None = None,
+    preset: str | None = None,
+    seeds: int | Iterable[int] = 1,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    per: str | None = None,
+    optimizer: Any = None,
+    data: Any = None,
+    out: str | Path | None = None,
+    resume: bool = False,
+    device: str = "cpu",
+    fused: bool | str = "auto",
+    tensorboard: bool | None = None,
+    progress: bool | Listener = True,
+    report: bool | None = None,
+) -> JobResult:
+    """Train several schedules side by side on the same batches, over `seeds`, and return the `JobResult`.
+
+    `schedules` is a list of specs or `Schedule` values (labelled by their
+    spec) or a dict ``{label: spec}``; `preset` adds a shipped preset's
+    schedules and options (``"chapter"``). `seeds` is a count (seeds 0..N-1)
+    or a list. The training options not given come from the preset, then
+    from `TrainConfig`'s defaults; `optimizer` is a spec such as
+    ``"sgd(momentum=0.9)"`` (None: the experiment's). With `out` the job is
+    written there (resumable with ``resume=True``) with its report and, when
+    tensorboard is installed, TensorBoard event files.
+    """
+    from lrlab.lab.train import Run
+
+    loaded = None
+    base = TrainConfig()
+    if preset is not None:
+        from lrlab.lab.presets import load_preset
+
+        loaded = load_preset(preset)
+        base = loaded.config
+    if experiment is not None and not isinstance(experiment, str):
+        base = base.replace(experiment=experiment.name)
+    elif experiment is not None:
+        base = base.replace(experiment=experiment)
+    config = base.replace(epochs=epochs, batch_size=batch_size, per=per, optimizer=optimizer)
+    pairs = _pairs(schedules, loaded)
+    if not pairs:
+        raise LrlabError("compare needs at least one schedule (or a preset such as preset='chapter')")
+    seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
+    if not seed_list:
+        raise LrlabError(f"seeds must be a count >= 1 or a non-empty list; got seeds={seeds!r}")
+    runs = [Run(spec, seed, label) for seed in seed_list for label, spec in pairs]
+    return run_job(
+        runs,
+        config,
+        experiment if experiment is not None else config.experiment,
+        data=data,
+        out=out,
+        resume=resume,
+        device=device,
+        fused=fused,
+        tensorboard=tensorboard,
+        progress=progress,
+        report=report,
+    )
+
+
+def train(
+    schedule: Schedule | str,
+    *,
+    seed: int = 0,
+    label: str = "",
+    **options: Any,
+) -> JobResult:
+    """Train one schedule with one seed (a `compare` of one, with the same options) and return its `JobResult`."""
+    return compare({label: schedule} if label else [schedule], seeds=[seed], **options)
+
+
+def load(folder: str | Path) -> Any:
+    """The result object of a folder written by ``train``/``compare`` (`JobResult`) or ``sweep`` (`SweepResult`)."""
+    from lrlab.sweeps.run import is_sweep_folder
+
+    if is_sweep_folder(folder):
+        return SweepResult(folder)
+    return JobResult(read_results(folder))
+
+
+# -- the range test -----------------------------------------------------------------------------------------------
+class RangeTestResult:
+    """A learning-rate range test on an experiment: the measured curve, the suggestion and its rule, a figure.
+
+    Everything of `lrlab.lab.findlr.FindLRResult` (``suggested_lr``, ``rule``,
+    ``lrs``, ``losses``, ``schedule(template)``, ...) is available here too.
+    """
+
+    def __init__(self, result: Any, config: dict[str, Any]) -> None:
+        self.result = result
+        self.config = config
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.result, name)
+
+    def plot(self) -> Any:
+        """Loss against rate with the suggestion and its rule marked, as a matplotlib ``Figure``."""
+        from lrlab.reports.plots import find_lr_figure
+
+        return find_lr_figure(self.result, title=self._title())
+
+    def _title(self) -> str:
+        return f"Learning-rate range test: {self.config['experiment']}, batch {self.config['batch_size']}"
+
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per update: ``lr``, ``loss``, ``smoothed``."""
+        r = self.result
+        return [{"lr": a, "loss": b, "smoothed": c} for a, b, c in zip(r.lrs, r.losses, r.smoothed, strict=True)]
+
+    def to_pandas(self) -> Any:
+        """`records` as a pandas ``DataFrame``."""
+        return _pandas().DataFrame(self.records())
+
+    def save(self, folder: str | Path) -> list[Path]:
+        """Write ``find-lr.json`` (config, versions, the whole curve) and ``find-lr.png`` into `folder`."""
+        import json
+        import uuid
+
+        from lrlab.lab.store import atomic_write_text, dumps
+        from lrlab.lab.train import versions
+        from lrlab.reports.plots import save_figure
+
+        out = Path(folder)
+        record = {
+            "run_id": uuid.uuid4().hex[:12],
+            "config": self.config,
+            "versions": versions(),
+            "result": self.result.to_dict(),
+        }
+        atomic_write_text(out / "find-lr.json", json.dumps(json.loads(dumps(record)), indent=1) + "\n")
+        png = save_figure(self.plot(), out / "find-lr.png")
+        return [out / "find-lr.json", png]
+
+    def __repr__(self) -> str:
+        return f"<RangeTestResult: {self.config['experiment']}>\n{self.result.describe()}"
+
+
+def find_lr(
+    experiment: Experiment | str | None = None,
+    *,
+    data: Any = None,
+    optimizer: Any = None,
+    start: float = 1e-5,
+    end: float = 10.0,
+    steps: int = 200,
+    step_mode: str = "exp",
+    validation: int = 0,
+    batch_size: int = 256,
+    seed: int = 0,
+    smoothing: float = 0.98,
+    diverge_factor: float = 4.0,
+    device: str = "cpu",
+    progress: bool = True,
+) -> RangeTestResult:
+    """Smith's range test on an experiment (default: the chapter's); see `lrlab.lab.findlr`.
+
+    ``result.suggested_lr`` and ``result.rule_text`` say what it suggests and
+    by which rule, ``result.schedule("cosine({lr}, steps=30)")`` applies it,
+    ``result.plot()`` draws it. For a model without an experiment, call
+    `lrlab.lab.findlr.find_lr(model, loss_fn, batches)` directly.
+    """
+    from lrlab.lab.findlr import range_test
+
+    bar = _progress_bar(steps) if progress else None
+    try:
+        result, config = range_test(
+            experiment if experiment is not None else TrainConfig().experiment,
+            data=data,
+            seed=seed,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            validation=validation,
+            device=device,
+            progress=None if bar is None else bar.advance,
+            start=start,
+            end=end,
+            steps=steps,
+            step_mode=step_mode,
+            smoothing=smoothing,
+            diverge_factor=diverge_factor,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    return RangeTestResult(result, config)
+
+
+class _progress_bar:
+    """A rich bar of the range test's updates (plain text where rich cannot draw)."""
+
+    def __init__(self, steps: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("range test"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        self.task = self.progress.add_task("updates", total=steps)
+        self.progress.start()
+
+    def advance(self, done: int, steps: int) -> None:
+        self.progress.update(self.task, completed=done)
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+# -- sweeps -------------------------------------------------------------------------------------------------------
+class SweepResult:
+    """A sweep folder's results: its trials' records, the table of settings, the conclusion, figures."""
+
+    def __init__(self, folder: str | Path) -> None:
+        from lrlab.sweeps.run import SWEEP, is_sweep_folder, read_trial_records
+        from lrlab.sweeps.sweep import sweep_from_dict
+
+        self.folder = Path(folder)
+        if not is_sweep_folder(self.folder):
+            raise ResultsError(f"{self.folder} is not a sweep folder (no {SWEEP}); give the --out folder of a sweep")
+        import json
+
+        self.stored = json.loads((self.folder / SWEEP).read_text())
+        self.sweep = sweep_from_dict(self.stored["sweep"])
+        self.trials = read_trial_records(self.folder)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every trial has finished."""
+        return len(self.trials) == len(self.stored.get("trials", []))
+
+    @property
+    def summary(self) -> Any:
+        """The settings' `lrlab.sweeps.summary.Summary` by the sweep's conclusion metric."""
+        from lrlab.sweeps.summary import summarize
+
+        results = [
+            {"params": t.params, "seed": t.seed, "metrics": t.metrics, "diverged": t.diverged} for t in self.trials
+        ]
+        return summarize(results, self.sweep.conclusion_metric)
+
+    @property
+    def conclusion(self) -> str:
+        """One sentence: the best setting, its lead over the runner-up, and whether that lead exceeds seed noise."""
+        from lrlab.sweeps.summary import conclusion
+
+        return conclusion(self.summary) if self.trials else "No trial has finished yet."
+
+    def records(self, kind: str = "trials") -> list[dict[str, Any]]:
+        """Plain dicts: one per trial (``"trials"``), trial and epoch (``"epochs"``) or setting (``"final"``)."""
+        from lrlab.sweeps.run import TRIALS
+
+        if kind == "trials":
+            return [
+                {
+                    **t.params,
+                    "seed": t.seed,
+                    "trial_id": t.trial_id,
+                    "spec": t.spec,
+                    "status": t.status,
+                    "diverged_epoch": t.diverged_epoch,
+                    **t.metrics,
+                }
+                for t in self.trials
+            ]
+        if kind == "epochs":
+            rows = []
+            for t in self.trials:
+                (run,) = read_results(self.folder / TRIALS / t.trial_id).runs
+                rows += [{**t.params, "seed": t.seed, "trial_id": t.trial_id, **_values(rec)} for rec in run.epochs]
+            return rows
+        if kind == "final":
+            return [row.as_dict() for row in self.summary.ranked()] if self.trials else []
+        raise LrlabError(f"kind must be 'trials', 'epochs' or 'final'; got kind={kind!r}")
+
+    def to_pandas(self, kind: str = "trials") -> Any:
+        """`records` as a pandas ``DataFrame``."""
+        return _pandas().DataFrame(self.records(kind))
+
+    def table(self) -> str:
+        """The table of settings as aligned text (the console's)."""
+        return str(self.summary.format()) if self.trials else "(no trial has finished)"
+
+    def plot(self) -> dict[str, Any]:
+        """The sweep report's figures as matplotlib ``Figure`` objects, by name."""
+        from lrlab.reports.sweep import sweep_figures
+
+        return sweep_figures(self.folder)
+
+    def report(self) -> tuple[Path, Path]:
+        """Write ``report.md`` and ``report.html`` into the sweep's folder."""
+        from lrlab.reports.sweep import write_sweep_report
+
+        return write_sweep_report(self.folder)
+
+    def __repr__(self) -> str:
+        state = "complete" if self.complete else "incomplete"
+        return f"<SweepResult: {len(self.trials)} trials in {self.folder}, {state}>\n{self.table()}\n{self.conclusion}"
+
+
+def sweep(
+    template: Any = None,
+    *,
+    preset: str | None = None,
+    grid: Mapping[str, Any] | None = None,
+    random: Mapping[str, Any] | None = None,
+    trials: int | None = None,
+    search_seed: int | None = None,
+    seeds: int | Iterable[int] | None = None,
+    epochs: int | None = None,
+    per: str | None = None,
+    batch_size: int | None = None,
+    optimizer: Any = None,
+    experiment: Experiment | str | None = None,
+    metric: str | None = None,
+    data: Any = None,
+    out: str | Path | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    max_concurrent: int | None = None,
+    asha: bool = False,
+    device: str = "cpu",
+    progress: bool = True,
+    report: bool = True,
+) -> SweepResult:
+    """Run a sweep -- a schedule template over a grid or random search, with seeds -- and return its `SweepResult`.
+
+    `template` is a spec with placeholders (``"cosine({lr}, steps=30)"``) or
+    a `lrlab.sweeps.sweep.Sweep`; `preset` starts from a shipped sweep
+    (``"exercise-warmup-length"``); `grid` maps a parameter to values or a
+    range (``{"lr": "log:1e-3:1:7"}``), `random` to a distribution
+    (``{"lr": "loguniform:1e-3:1"}``, with `trials`). The given options replace
+    the preset's. The trials run on `backend` (``"local"`` or ``"ray"``) into
+    `out` (a new temporary folder when None); rerun with the same `out` to
+    resume. `experiment` may be an `Experiment` value (sent to Ray workers
+    by value).
+    """
+    import tempfile
+
+    from lrlab.sweeps.grid import parse_grid, parse_random, parse_seeds
+    from lrlab.sweeps.run import run_sweep
+    from lrlab.sweeps.sweep import Sweep, load_sweep, sweep_from_dict
+
+    if isinstance(template, Sweep):
+        base = template.to_dict()
+    else:
+        base = load_sweep(preset).to_dict() if preset is not None else {}
+        if template is not None:
+            base["template"] = template
+    if grid is not None:
+        base["grid"] = {k: list(v) for k, v in parse_grid(grid, where="grid").items()}
+    if random is not None:
+        base["random"] = {k: str(v) for k, v in parse_random(random, where="random").items()}
+    changes = {"trials": trials, "search_seed": search_seed, "epochs": epochs, "per": per, "conclusion_metric": metric}
+    base.update({k: v for k, v in changes.items() if v is not None})
+    if seeds is not None:
+        base["seeds"] = list(parse_seeds(seeds if isinstance(seeds, int) else list(seeds), where="seeds"))
+    options = {"batch_size": batch_size, "optimizer": None if optimizer is None else str(optimizer)}
+    if isinstance(experiment, str):
+        options["experiment"] = experiment
+    elif experiment is not None:
+        options["experiment"] = experiment.name
+    given = {k: v for k, v in options.items() if v is not None}
+    if given:
+        base["options"] = {**(base.get("options") or {}), **given}
+    if "template" not in base:
+        raise LrlabError("sweep needs a template such as 'cosine({lr}, steps=30)' (or a preset)")
+    plan = sweep_from_dict(base, name=str(base.get("name", "")))
+    folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="lrlab-sweep-"))
+    run_sweep(
+        plan,
+        folder,
+        backend=backend,
+        address=address,
+        data=data,
+        experiment=experiment if experiment is not None and not isinstance(experiment, str) else None,
+        device=device,
+        quiet=not progress,
+        asha=asha,
+        max_concurrent=max_concurrent,
+    )
+    result = SweepResult(folder)
+    if report:
+        result.report()
+    return result
