@@ -99,19 +99,20 @@ def loop_time(
     try:
         torch.manual_seed(0)
         model = lenet(pool_first)
-        x_all = data.train_x
+        tensors = trainer_api.split(data)
+        x_all, y_all = tensors.train_x, tensors.train_y
         if channels_last:
             model = model.to(memory_format=torch.channels_last)
             x_all = x_all.contiguous(memory_format=torch.channels_last)
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        perm = torch.randperm(len(data.train_y), generator=torch.Generator().manual_seed(0))
+        perm = torch.randperm(len(y_all), generator=torch.Generator().manual_seed(0))
         loss_sum = torch.zeros((), dtype=torch.float64)
         correct = torch.zeros((), dtype=torch.int64)
 
         def step(b: int) -> None:
             nonlocal loss_sum, correct
             idx = perm[b * 256 : (b + 1) * 256]
-            x, y = x_all[idx], data.train_y[idx]
+            x, y = x_all[idx], y_all[idx]
             logits = model(x)
             loss = F.cross_entropy(logits, y)
             opt.zero_grad(set_to_none=True)
@@ -137,11 +138,11 @@ def eval_time(data: Any, batch: int, channels_last: bool = False) -> float:
 
     torch.manual_seed(0)
     model = lenet()
-    x_all = data.test_x
+    x_all = trainer_api.split(data).test_x
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x_all = x_all.contiguous(memory_format=torch.channels_last)
-    y_all = data.test_y
+    y_all = trainer_api.split(data).test_y
     with torch.inference_mode():
         model(x_all[:batch])
         t0 = time.perf_counter()
@@ -180,10 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     buf = io.StringIO()
     with redirect_stdout(buf):
         table, groups, wall, syncs = profile_trainer_epoch(data, 4 if a.smoke else a.batches)
-        n_img = len(data.train_y) if a.batches is None or a.smoke else a.batches * 256
+        n_img = len(trainer_api.split(data).train_y) if a.batches is None or a.smoke else a.batches * 256
         print(
             f"1. torch.profiler, one lrlab Trainer epoch (1 run, plain path): {n_img:,} train images + "
-            f"{len(data.test_y):,} test images in {wall:.2f} s under the profiler"
+            f"{len(trainer_api.split(data).test_y):,} test images in {wall:.2f} s under the profiler"
         )
         total = sum(groups.values())
         print(f"\n{'group (self CPU time)':<30} {'s':>7} {'share of wall':>14}")
@@ -215,10 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for b in (500, 1000, 2500, 5000):
             ev_jobs[f"eval batch {b}, channels_last"] = lambda b=b: eval_time(data, b, channels_last=True)
         ev = interleaved(ev_jobs, a.rounds)
-        print(f"\n3. test evaluation of {len(data.test_y):,} images, {a.rounds} interleaved rounds")
+        n_test = len(trainer_api.split(data).test_y)
+        print(f"\n3. test evaluation of {n_test:,} images, {a.rounds} interleaved rounds")
         for k, v in ev.items():
             s = common.Summary.of([t * 1e3 for t in v])
-            print(f"{k:<36} {s.fmt('.0f', ' ms'):>28} {len(data.test_y) / statistics.median(v):9,.0f} img/s")
+            print(f"{k:<36} {s.fmt('.0f', ' ms'):>28} {n_test / statistics.median(v):9,.0f} img/s")
         fb = 2 if a.smoke else a.fused_batches
         print(f"\n4. K=6 runs in one Trainer job, {fb} batches + a 1,000-image test set: fused vs plain, profiled")
         shares = {}

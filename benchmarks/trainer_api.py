@@ -1,14 +1,16 @@
 """The one place the benchmarks call lrlab's trainer (``lrlab.lab.train``, ``lrlab.lab.data``).
 
 API used: ``lrlab.lab.data.Dataset(train_images, train_labels, test_images, test_labels, source)``,
-``lrlab.lab.train.to_tensors(dataset)`` -> ``TensorData``, ``lrlab.lab.train.Run(schedule, seed, label)``,
-``lrlab.lab.train.TrainConfig(epochs=...)`` and ``lrlab.lab.train.Trainer(runs, config, data, fused=...).run()``
-returning outcomes whose ``history`` holds one record per epoch with ``images`` and ``test_acc``.
-If any of it is missing, `Unavailable` is raised and the benchmarks print "not available yet".
+``lrlab.lab.experiments.fashion_mnist.lenet(data=dataset)`` (the chapter's experiment) with its data as
+``fashion_mnist_data(dataset)`` -> ``lrlab.Data`` of tensors, ``lrlab.lab.train.Run(schedule, seed, label)``,
+``lrlab.lab.config.TrainConfig(epochs=...)`` and ``lrlab.lab.train.Trainer(runs, config, experiment,
+fused=...).run()`` returning outcomes whose ``history`` holds one record per epoch with ``images`` and
+``test_acc``. If any of it is missing, `Unavailable` is raised and the benchmarks print "not available yet".
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import time
 from typing import Any
@@ -41,10 +43,16 @@ def _module(name: str) -> Any:
 
 def _api() -> tuple[Any, Any]:
     train, data = _module("lrlab.lab.train"), _module("lrlab.lab.data")
-    missing = [n for n in ("Trainer", "TrainConfig", "Run", "to_tensors", "TensorData") if not hasattr(train, n)]
+    missing = [n for n in ("Trainer", "TrainConfig", "Run") if not hasattr(train, n)]
     if missing or not hasattr(data, "Dataset"):
         raise Unavailable(f"lrlab.lab.train lacks {', '.join(missing) or 'lrlab.lab.data.Dataset'}")
     return train, data
+
+
+def _chapter() -> tuple[Any, Any]:
+    """The chapter's experiment factory and the Fashion-MNIST tensors converter."""
+    module = _module("lrlab.lab.experiments.fashion_mnist")
+    return module.lenet, module.fashion_mnist_data
 
 
 def load_arrays() -> common.Arrays | None:
@@ -58,22 +66,23 @@ def load_arrays() -> common.Arrays | None:
 
 
 def tensors(arrays: common.Arrays, n_train: int | None, n_test: int | None) -> Any:
-    """The whole data set as the trainer's tensors, then views of the first `n_train` / `n_test` examples.
+    """The chapter's experiment on the whole data set as tensors, then on views of the first examples.
 
     Views keep the whole data set resident, so peak memory is that of a full-size job.
     """
-    train, data = _api()
+    _, data = _api()
+    lenet, to_data = _chapter()
     x, y, xt, yt = arrays
-    full = train.to_tensors(data.Dataset(x, y, xt, yt, common.ROOT / "bench"))
+    dataset = data.Dataset(x, y, xt, yt, common.ROOT / "bench")
+    full = dataclasses.replace(lenet(data=dataset), data=to_data(dataset))
     return tensors_view(full, n_train, n_test)
 
 
 def tensors_view(full: Any, n_train: int | None, n_test: int | None) -> Any:
-    """A ``TensorData`` of views of the first `n_train` / `n_test` examples of `full` (None: all)."""
-    train, _ = _api()
-    return train.TensorData(
-        full.train_x[:n_train], full.train_y[:n_train], full.test_x[:n_test], full.test_y[:n_test], full.source
-    )
+    """The experiment `full` on views of its first `n_train` / `n_test` examples (None: all)."""
+    (x, y), (xt, yt) = full.data.train, full.data.test
+    view = dataclasses.replace(full.data, train=(x[:n_train], y[:n_train]), test=(xt[:n_test], yt[:n_test]))
+    return dataclasses.replace(full, data=view)
 
 
 def _job(data: Any, runs: int, epochs: int, mode: str) -> list[Any]:
@@ -108,7 +117,7 @@ def timed_runs(
     outcomes = _job(data, runs, epochs, mode)
     seconds = time.perf_counter() - t0
     records = [r for o in outcomes for r in o.history]
-    n_eval = len(data.test_y)
+    n_eval = len(data.data.test[1])
     evaluated = sum(n_eval for r in records if r.get("test_acc") is not None)
     accs = [r["test_acc"] for r in records if r.get("epoch") == epochs and r.get("test_acc") is not None]
     return {
@@ -121,3 +130,11 @@ def timed_runs(
         "test_acc": accs[0] if accs else float("nan"),
         "test_acc_all": accs,
     }
+
+
+def split(experiment: Any) -> Any:
+    """The experiment's tensors by name: ``train_x``, ``train_y``, ``test_x``, ``test_y``."""
+    import types
+
+    (x, y), (xt, yt) = experiment.data.train, experiment.data.test
+    return types.SimpleNamespace(train_x=x, train_y=y, test_x=xt, test_y=yt)

@@ -576,3 +576,11 @@ def test_summarize_reads_nested_metrics_and_catches_mistakes() -> None:
         summarize([{"seed": 0}])
     all_nan = summarize([{"params": {"w": 1}, "seed": 0, "test_acc": math.nan, "diverged": True}])
     assert conclusion(all_nan) == "No setting has a finite final test_acc, so none is best (1 of 1 runs diverged)."
+
+
+def test_a_presets_description_follows_what_was_run() -> None:
+    base = load_sweep("exercise-fixed-lr").to_dict()
+    short = sweep_from_dict({**base, "epochs": 3, "seeds": [0], "options": {"experiment": "fashion-mnist-mlp"}})
+    text = short.describe()
+    assert "3 epochs of fashion-mnist-mlp, 1 seed each" in text and "30 epochs" not in text
+    assert "30 epochs of fashion-mnist-lenet, 3 seeds each" in load_sweep("exercise-fixed-lr").describe()

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from lrlab.errors import LrlabError, ResultsError
 from lrlab.lab.config import TrainConfig
-from lrlab.lab.stats import Comparison, Metric, format_interval, format_mean_std
+from lrlab.lab.stats import LEVEL, Comparison, Metric, format_interval, format_mean_std, format_table
 from lrlab.lab.store import JobResults, read_results
 from lrlab.lab.summary import goal_of, job_comparison
 from lrlab.schedules.base import Schedule
@@ -136,15 +136,18 @@ class JobResult:
 
     def table(self) -> str:
         """The final table as aligned text (the console's)."""
-        head = ["schedule", "seeds", f"final {self.metric.name}", "95% interval", "diverged"]
-        lines = [head]
-        for row in self.comparison.rows:
-            interval = format_interval(row.ci_low, row.ci_high) if row.n >= 2 else "n/a"
-            lines.append(
-                [row.label, str(row.runs), format_mean_std(row.mean, row.std, row.n), interval, str(row.diverged)]
-            )
-        widths = [max(len(r[i]) for r in lines) for i in range(len(head))]
-        return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in lines)
+        head = ["schedule", "seeds", f"final {self.metric.name}", f"{LEVEL:.0%} interval", "diverged"]
+        rows = [
+            [
+                row.label,
+                str(row.runs),
+                format_mean_std(row.mean, row.std, row.n),
+                format_interval(row.ci_low, row.ci_high),
+                str(row.diverged),
+            ]
+            for row in self.comparison.rows
+        ]
+        return format_table(head, rows)
 
     def __repr__(self) -> str:
         where = f" in {self.folder}" if self.folder is not None else ""
@@ -184,49 +187,6 @@ def _pairs(schedules: Schedules | None, preset: Any) -> list[tuple[str, Schedule
     return pairs
 
 
-def run_job(
-    runs: Sequence[Any],
-    config: TrainConfig,
-    experiment: Experiment | str | None = None,
-    *,
-    data: Any = None,
-    out: str | Path | None = None,
-    resume: bool = False,
-    device: str = "cpu",
-    fused: bool | str = "auto",
-    tensorboard: bool | None = None,
-    progress: bool | Listener = True,
-    report: bool | None = None,
-) -> JobResult:
-    """Train `runs` as one job (`lrlab.lab.train.Trainer`); returns its `JobResult` and writes the report into `out`."""
-    from lrlab.lab.loggers import tensorboard_logger
-    from lrlab.lab.progress import progress_listener
-    from lrlab.lab.train import Listener, Trainer
-
-    if isinstance(progress, Listener):
-        listener: Listener = progress
-    else:
-        listener = progress_listener(quiet=False) if progress else Listener()
-    logger = tensorboard_logger(out, tensorboard)
-    trainer = Trainer(
-        runs,
-        config,
-        experiment,
-        data=data,
-        out=out,
-        resume=resume,
-        device=device,
-        fused=fused,
-        listener=listener,
-        loggers=[logger] if logger is not None else [],
-    )
-    trainer.run()
-    result = JobResult(trainer.results())
-    if out is not None and report is not False:
-        result.report()
-    return result
-
-
 def compare(
     schedules: Schedules | None = None,
     *,
@@ -257,7 +217,9 @@ def compare(
     written there (resumable with ``resume=True``) with its report and, when
     tensorboard is installed, TensorBoard event files.
     """
-    from lrlab.lab.train import Run
+    from lrlab.lab.loggers import tensorboard_logger
+    from lrlab.lab.progress import progress_listener
+    from lrlab.lab.train import Listener, Run, Trainer
 
     loaded = None
     base = TrainConfig()
@@ -278,7 +240,12 @@ def compare(
     if not seed_list:
         raise LrlabError(f"seeds must be a count >= 1 or a non-empty list; got seeds={seeds!r}")
     runs = [Run(spec, seed, label) for seed in seed_list for label, spec in pairs]
-    return run_job(
+    if isinstance(progress, Listener):
+        listener: Listener = progress
+    else:
+        listener = progress_listener(quiet=False) if progress else Listener()
+    logger = tensorboard_logger(out, tensorboard)
+    trainer = Trainer(
         runs,
         config,
         experiment if experiment is not None else config.experiment,
@@ -287,10 +254,14 @@ def compare(
         resume=resume,
         device=device,
         fused=fused,
-        tensorboard=tensorboard,
-        progress=progress,
-        report=report,
+        listener=listener,
+        loggers=[logger] if logger is not None else [],
     )
+    trainer.run()
+    result = JobResult(trainer.results())
+    if out is not None and report is not False:
+        result.report()
+    return result
 
 
 def train(
@@ -380,7 +351,7 @@ def find_lr(
     steps: int = 200,
     step_mode: str = "exp",
     validation: int = 0,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     seed: int = 0,
     smoothing: float = 0.98,
     diverge_factor: float = 4.0,
@@ -402,7 +373,7 @@ def find_lr(
             experiment if experiment is not None else TrainConfig().experiment,
             data=data,
             seed=seed,
-            batch_size=batch_size,
+            batch_size=batch_size or TrainConfig().batch_size,
             optimizer=optimizer,
             validation=validation,
             device=device,
@@ -567,35 +538,27 @@ def sweep(
     """
     import tempfile
 
-    from lrlab.sweeps.grid import parse_grid, parse_random, parse_seeds
     from lrlab.sweeps.run import run_sweep
-    from lrlab.sweeps.sweep import Sweep, load_sweep, sweep_from_dict
+    from lrlab.sweeps.sweep import Sweep, plan_sweep
 
-    if isinstance(template, Sweep):
-        base = template.to_dict()
-    else:
-        base = load_sweep(preset).to_dict() if preset is not None else {}
-        if template is not None:
-            base["template"] = template
-    if grid is not None:
-        base["grid"] = {k: list(v) for k, v in parse_grid(grid, where="grid").items()}
-    if random is not None:
-        base["random"] = {k: str(v) for k, v in parse_random(random, where="random").items()}
-    changes = {"trials": trials, "search_seed": search_seed, "epochs": epochs, "per": per, "conclusion_metric": metric}
-    base.update({k: v for k, v in changes.items() if v is not None})
-    if seeds is not None:
-        base["seeds"] = list(parse_seeds(seeds if isinstance(seeds, int) else list(seeds), where="seeds"))
-    options = {"batch_size": batch_size, "optimizer": None if optimizer is None else str(optimizer)}
-    if isinstance(experiment, str):
-        options["experiment"] = experiment
-    elif experiment is not None:
-        options["experiment"] = experiment.name
-    given = {k: v for k, v in options.items() if v is not None}
-    if given:
-        base["options"] = {**(base.get("options") or {}), **given}
-    if "template" not in base:
-        raise LrlabError("sweep needs a template such as 'cosine({lr}, steps=30)' (or a preset)")
-    plan = sweep_from_dict(base, name=str(base.get("name", "")))
+    name = experiment if isinstance(experiment, str) or experiment is None else experiment.name
+    plan = plan_sweep(
+        template if isinstance(template, Sweep) else preset,
+        template=None if isinstance(template, Sweep) else template,
+        grid=grid,
+        random=random,
+        seeds=seeds if seeds is None or isinstance(seeds, int) else list(seeds),
+        options={
+            "batch_size": batch_size,
+            "optimizer": None if optimizer is None else str(optimizer),
+            "experiment": name,
+        },
+        trials=trials,
+        search_seed=search_seed,
+        epochs=epochs,
+        per=per,
+        conclusion_metric=metric,
+    )
     folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="lrlab-sweep-"))
     run_sweep(
         plan,

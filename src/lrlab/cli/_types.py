@@ -35,3 +35,23 @@ def positive_float(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"must be > 0; got {text}")
     return value
+
+
+def add_experiment_options(p: argparse.ArgumentParser) -> None:
+    """The options that say what is trained, shared by train, compare, sweep and find-lr."""
+    p.add_argument(
+        "--experiment",
+        metavar="NAME",
+        help="a built-in experiment (fashion-mnist-lenet, the default; fashion-mnist-lenet-tf, "
+        "fashion-mnist-lenet-xavier, fashion-mnist-mlp), package.module:factory, or a .py file[:factory]",
+    )
+    p.add_argument(
+        "--optimizer",
+        metavar="SPEC",
+        help="e.g. 'sgd(momentum=0.9, nesterov=True)' or 'adamw(weight_decay=0.05)' (default: the experiment's)",
+    )
+    p.add_argument("--batch-size", type=positive_int, help="minibatch size (default 256)")
+    p.add_argument(
+        "--data", metavar="PATH", help="data for the experiment (Fashion-MNIST: the folder of its IDX files)"
+    )
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")

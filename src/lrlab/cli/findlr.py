@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lrlab.cli._types import int_at_least, positive_float
+from lrlab.cli._types import add_experiment_options, int_at_least, positive_float
 from lrlab.errors import invalid
 
 PLOT = "find-lr.png"
@@ -29,8 +29,7 @@ def add_commands(sub: Any) -> None:
             f"and {RESULT} to --out; --apply also writes the suggested schedule to {SCHEDULE}."
         ),
     )
-    cmd.add_argument("--experiment", metavar="NAME", help="a built-in experiment, package.module:factory or a .py file")
-    cmd.add_argument("--optimizer", metavar="SPEC", help="e.g. 'sgd(momentum=0.9)' (default: the experiment's)")
+    add_experiment_options(cmd)
     cmd.add_argument("--start", type=positive_float, default=1e-5, help="first learning rate (default 1e-5)")
     cmd.add_argument("--end", type=positive_float, default=10.0, help="last learning rate (default 10)")
     cmd.add_argument("--steps", type=int_at_least(2), default=200, help="most updates to run (default 200)")
@@ -42,7 +41,6 @@ def add_commands(sub: Any) -> None:
         metavar="N",
         help="hold out N training examples and record their loss after each update (slower, less noisy)",
     )
-    cmd.add_argument("--batch-size", type=int_at_least(1), default=256, help="batch size (default 256)")
     cmd.add_argument("--seed", type=int_at_least(0), default=0, help="seed of the weights and batches (default 0)")
     cmd.add_argument(
         "--apply",
@@ -51,8 +49,6 @@ def add_commands(sub: Any) -> None:
         metavar="TEMPLATE",
         help=f"write the suggested schedule: TEMPLATE with {{lr}} for the rate (default {DEFAULT_TEMPLATE!r})",
     )
-    cmd.add_argument("--data", help="data for the experiment (Fashion-MNIST: the folder of its IDX files)")
-    cmd.add_argument("--device", default="cpu", help="torch device (default cpu)")
     cmd.add_argument("--out", default="find-lr", help="folder for the plot and the JSON result (default find-lr)")
     cmd.add_argument("--quiet", action="store_true", help="no progress bar")
     cmd.set_defaults(run=run_find_lr)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lrlab.cli._types import non_negative_int, positive_int
+from lrlab.cli._types import add_experiment_options, non_negative_int, positive_int
 from lrlab.errors import SweepError
 from lrlab.sweeps.backends import BACKENDS
 
@@ -54,19 +54,9 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--seeds", help="training seeds: a count N (0..N-1) or a list 0,3,7 (default 1)")
     p.add_argument("--epochs", type=positive_int, help="epochs per trial (default: the sweep's, else 30)")
     p.add_argument("--per", choices=("epoch", "step"), help="the schedule's clock counts epochs or updates")
-    p.add_argument("--batch-size", type=positive_int, help="minibatch size (default 256)")
-    p.add_argument(
-        "--experiment",
-        metavar="NAME",
-        help="a built-in experiment (default fashion-mnist-lenet), package.module:factory, or a .py file[:factory]",
-    )
-    p.add_argument("--optimizer", metavar="SPEC", help="e.g. 'sgd(momentum=0.9)' (default: the experiment's)")
+    add_experiment_options(p)
     p.add_argument("--metric", metavar="[max:|min:]NAME", help="what decides the best setting (default max:test_acc)")
     p.add_argument("--out", metavar="DIR", help="sweep folder (default out/sweep-<name>-<date-time>)")
-    p.add_argument(
-        "--data", metavar="PATH", help="data for the experiment (Fashion-MNIST: the folder of its IDX files)"
-    )
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument(
         "--backend",
         choices=list(BACKENDS),
@@ -85,44 +75,24 @@ def add_commands(sub: Any) -> None:
 
 def build_sweep(args: argparse.Namespace) -> Any:
     """The sweep the arguments describe: the preset's or file's, with command-line values on top."""
-    from lrlab.sweeps.grid import parse_grid, parse_random, parse_seeds
-    from lrlab.sweeps.sweep import Sweep, load_sweep, sweep_from_dict
+    from lrlab.sweeps.sweep import plan_sweep
 
-    base: dict[str, Any] = {}
-    if args.preset or args.file:
-        base = load_sweep(args.preset or args.file).to_dict()
-    elif not args.template:
+    if not (args.preset or args.file or args.template):
         raise SweepError("sweep needs a TEMPLATE, --preset NAME or --file PATH (e.g. --preset exercise-warmup-length)")
-    if args.template:
-        base["template"] = args.template
-    if args.grid:
-        grid = dict(base.get("grid") or {})
-        grid.update({k: list(v) for k, v in parse_grid(args.grid, where="--grid").items()})
-        base["grid"] = grid
-    if args.random:
-        random = dict(base.get("random") or {})
-        random.update({k: str(v) for k, v in parse_random(args.random, where="--random").items()})
-        base["random"] = random
-    for name, value in (
-        ("trials", args.trials),
-        ("search_seed", args.search_seed),
-        ("epochs", args.epochs),
-        ("per", args.per),
-    ):
-        if value is not None:
-            base[name] = value
-    if args.seeds is not None:
-        base["seeds"] = list(parse_seeds(args.seeds, where="--seeds"))
-    options = {"batch_size": args.batch_size, "experiment": args.experiment, "optimizer": args.optimizer}
-    given = {k: v for k, v in options.items() if v is not None}
-    if given:
-        base["options"] = {**(base.get("options") or {}), **given}
-    if args.metric is not None:
-        base["conclusion_metric"] = args.metric
-    if args.preset or args.file:
-        sweep: Sweep = sweep_from_dict(base, name=str(base.get("name", "")))
-        return sweep
-    return sweep_from_dict(base)
+    return plan_sweep(
+        args.preset or args.file,
+        template=args.template,
+        grid=args.grid,
+        random=args.random,
+        seeds=args.seeds,
+        options={"batch_size": args.batch_size, "experiment": args.experiment, "optimizer": args.optimizer},
+        where="--",
+        trials=args.trials,
+        search_seed=args.search_seed,
+        epochs=args.epochs,
+        per=args.per,
+        conclusion_metric=args.metric,
+    )
 
 
 def run_sweep_command(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lrlab.cli._types import non_negative_int, positive_int
+from lrlab.cli._types import add_experiment_options, non_negative_int, positive_int
 from lrlab.errors import TrainError
 
 
@@ -61,30 +61,15 @@ def add_commands(sub: Any) -> None:
 def add_training_options(p: argparse.ArgumentParser, *, epochs_default: int | None) -> None:
     """The options every training command shares (train, compare, sweep, find-lr use a part of them)."""
     default = f"default {epochs_default}" if epochs_default else "default: the preset's, else 30"
-    p.add_argument(
-        "--experiment",
-        metavar="NAME",
-        help="a built-in experiment (fashion-mnist-lenet, the default; fashion-mnist-lenet-tf, "
-        "fashion-mnist-lenet-xavier, fashion-mnist-mlp), package.module:factory, or a .py file[:factory]",
-    )
+    add_experiment_options(p)
     p.add_argument("--epochs", type=positive_int, default=epochs_default, help=f"epochs to train ({default})")
     p.add_argument(
         "--per",
         choices=("epoch", "step"),
         help="t counts epochs (lr of epoch e = schedule(e)) or updates (lr of update t = schedule(t)); default epoch",
     )
-    p.add_argument("--batch-size", type=positive_int, help="minibatch size (default 256)")
-    p.add_argument(
-        "--optimizer",
-        metavar="SPEC",
-        help="e.g. 'sgd(momentum=0.9, nesterov=True)' or 'adamw(weight_decay=0.05)' (default: the experiment's)",
-    )
     p.add_argument("--out", metavar="DIR", help="results folder (default: out/<command>-<date-time>)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted job in --out")
-    p.add_argument(
-        "--data", metavar="PATH", help="data for the experiment, e.g. the folder of Fashion-MNIST's IDX files"
-    )
-    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
     p.add_argument(
         "--fused",
         choices=("auto", "on", "off"),

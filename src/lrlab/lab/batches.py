@@ -63,18 +63,24 @@ class BatchSource:
         raise NotImplementedError
 
 
+def _resident(pair: Any, device: torch.device, cl: bool, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and targets checked (as many of each, > 0) and moved to `device` once (4-d inputs channels-last)."""
+    x, y = pair
+    if x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise ExperimentError(
+            f"{split} inputs and targets must hold the same number (> 0) of examples; got "
+            f"{x.shape[0]} inputs and {y.shape[0]} targets"
+        )
+    x = x.to(device)
+    if cl and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x, y.to(device)
+
+
 class _Tensors(BatchSource):
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, device: torch.device, cl: bool) -> None:
-        if x.shape[0] != y.shape[0] or x.shape[0] == 0:
-            raise ExperimentError(
-                f"training inputs and targets must hold the same number (> 0) of examples; got "
-                f"{x.shape[0]} inputs and {y.shape[0]} targets"
-            )
-        x = x.to(device)
-        if cl and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        self.x, self.y = x, y.to(device)
-        self.n = self.size = int(x.shape[0])
+        self.x, self.y = _resident((x, y), device, cl, "training")
+        self.n = self.size = int(self.x.shape[0])
         self.batch_size = batch_size
         self.device = device
 
@@ -160,17 +166,8 @@ class EvalSource:
     def __init__(self, test: Any, device: torch.device, channels_last: bool, workers: int) -> None:
         self.test, self.device, self.cl, self.workers = test, device, channels_last, workers
         if _pair(test):
-            x, y = test
-            if x.shape[0] != y.shape[0] or x.shape[0] == 0:
-                raise ExperimentError(
-                    f"test inputs and targets must hold the same number (> 0) of examples; got "
-                    f"{x.shape[0]} inputs and {y.shape[0]} targets"
-                )
-            x = x.to(device)
-            if channels_last and x.dim() == 4:
-                x = x.contiguous(memory_format=torch.channels_last)
-            self.x, self.y = x, y.to(device)
-            self.size: int | None = int(x.shape[0])
+            self.x, self.y = _resident(test, device, channels_last, "test")
+            self.size: int | None = int(self.x.shape[0])
         elif callable(test) and not hasattr(test, "__getitem__"):
             self.size = None
         else:

@@ -177,14 +177,7 @@ class Experiment:
         """The `Data` (calling ``data()`` if it is a function), checked; errors name the experiment."""
         if isinstance(self.data, Data):
             return self.data
-        try:
-            value = self.data()
-        except LrlabError:
-            raise
-        except Exception as exc:
-            raise ExperimentError(f"experiment {self.name!r}: its data function raised {_what(exc)}") from exc
-        if not isinstance(value, Data):
-            raise ExperimentError(f"experiment {self.name!r}: its data function returned {value!r}, not a lrlab.Data")
+        value: Data = call_user(self.name, "its data function", self.data, (), Data, "a lrlab.Data")
         return value
 
     def optimizer_name(self) -> str:
@@ -196,6 +189,22 @@ class Experiment:
 
 def _what(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
+
+
+def call_user(
+    name: str, what: str, function: Callable[..., Any], args: tuple[Any, ...], kind: Any, kind_name: str, **kwargs: Any
+) -> Any:
+    """``function(*args, **kwargs)``, a part of experiment `name`: what it raises or a result not of `kind` is
+    one `ExperimentError` naming the experiment and the part (`what`), e.g. "its data function returned 7"."""
+    try:
+        value = function(*args, **kwargs)
+    except LrlabError:
+        raise
+    except Exception as exc:
+        raise ExperimentError(f"experiment {name!r}: {what} raised {_what(exc)}") from exc
+    if not isinstance(value, kind):
+        raise ExperimentError(f"experiment {name!r}: {what} returned {value!r}, not {kind_name}")
+    return value
 
 
 # -- finding an experiment ----------------------------------------------------------------------------------
@@ -280,14 +289,7 @@ def _call_factory(ref: str, factory: Any, data: Any) -> Experiment:
         if not _accepts(factory, "data"):
             raise ExperimentError(f"experiment {ref!r}: its factory takes no data= argument, so --data cannot be used")
         kwargs["data"] = data
-    try:
-        value = factory(**kwargs)
-    except LrlabError:
-        raise
-    except Exception as exc:
-        raise ExperimentError(f"experiment {ref!r}: its factory raised {_what(exc)}") from exc
-    if not isinstance(value, Experiment):
-        raise ExperimentError(f"experiment {ref!r}: its factory returned {value!r}, not a lrlab.Experiment")
+    value: Experiment = call_user(ref, "its factory", factory, (), Experiment, "a lrlab.Experiment", **kwargs)
     return value
 
 

@@ -404,7 +404,7 @@ def range_test(
     *,
     data: Any = None,
     seed: int = 0,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     optimizer: Any = None,
     validation: int = 0,
     device: str = "cpu",
@@ -423,7 +423,7 @@ def range_test(
     ``diverge_factor``).
     """
     from lrlab.lab.batches import EVAL_BATCH, batch_source
-    from lrlab.lab.config import OptimizerSpec
+    from lrlab.lab.config import OptimizerSpec, TrainConfig
     from lrlab.lab.experiment import resolve_experiment
     from lrlab.lab.train import build_model, build_optimizer
 
@@ -439,6 +439,7 @@ def range_test(
         val_batches = [
             (x[i : i + EVAL_BATCH].to(target), y[i : i + EVAL_BATCH].to(target)) for i in range(0, len(y), EVAL_BATCH)
         ]
+    batch_size = batch_size or TrainConfig().batch_size
     source = batch_source(train, batch_size, target, False, loaded.num_workers)
     model = build_model(exp, seed).to(target)
 

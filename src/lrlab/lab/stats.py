@@ -27,7 +27,7 @@ The t quantile is SciPy's (`scipy.stats.t.ppf`), imported on first use.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -51,6 +51,7 @@ __all__ = [
     "format_value",
     "format_mean_std",
     "format_interval",
+    "format_table",
 ]
 
 #: the coverage of every interval lrlab reports
@@ -214,6 +215,18 @@ def format_mean_std(mean: float, std: float, n: int) -> str:
     if n < 2 or not math.isfinite(std):
         return format_value(mean)
     return f"{format_value(mean)} ± {format_value(std)} ({n} seeds)"
+
+
+def format_table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Text cells as an aligned plain-text table (two spaces between columns), for the console.
+
+    >>> print(format_table(["a", "bb"], [["xyz", "1"]]))
+    a    bb
+    xyz  1
+    """
+    lines = [list(head), *(list(r) for r in rows)]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in lines)
 
 
 def format_interval(low: float, high: float) -> str:

@@ -42,11 +42,11 @@ import torch.nn.functional as F
 from torch import nn
 
 import lrlab
-from lrlab.errors import ExperimentError, LrlabError, TrainError, invalid
+from lrlab.errors import ExperimentError, TrainError, invalid
 from lrlab.frameworks.torch import ScheduleLR
 from lrlab.lab.batches import BatchSource, EvalSource, batch_source, eval_source
 from lrlab.lab.config import OptimizerSpec, TrainConfig
-from lrlab.lab.experiment import Data, Experiment, Metric, cross_entropy, metric_names, resolve_experiment
+from lrlab.lab.experiment import Data, Experiment, Metric, call_user, cross_entropy, metric_names, resolve_experiment
 from lrlab.lab.store import JobResults, JobStore, now, results_from_records
 from lrlab.schedules.base import Schedule
 from lrlab.schedules.spec import parse
@@ -163,16 +163,8 @@ def build_model(experiment: Experiment, seed: int) -> nn.Module:
     """``experiment.model(seed)`` with torch's global RNG seeded with `seed` for the call (and restored after)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        try:
-            model = experiment.model(seed)
-        except LrlabError:
-            raise
-        except Exception as exc:
-            what = f"{type(exc).__name__}: {exc}"
-            raise ExperimentError(f"experiment {experiment.name!r}: model({seed}) raised {what}") from exc
-    if not isinstance(model, nn.Module):
-        raise ExperimentError(
-            f"experiment {experiment.name!r}: model({seed}) returned {model!r}, not a torch.nn.Module"
+        model: nn.Module = call_user(
+            experiment.name, f"model({seed})", experiment.model, (seed,), nn.Module, "a torch.nn.Module"
         )
     return model
 
@@ -183,14 +175,9 @@ def build_optimizer(spec: OptimizerSpec | Any, params: Any, lr: float, name: str
         optimizer_class = getattr(torch.optim, spec.torch_name)
         result: torch.optim.Optimizer = optimizer_class(params, lr=lr, **spec.kwargs)
         return result
-    try:
-        made = spec(params, lr)
-    except LrlabError:
-        raise
-    except Exception as exc:
-        raise ExperimentError(f"experiment {name!r}: its optimizer factory raised {type(exc).__name__}: {exc}") from exc
-    if not isinstance(made, torch.optim.Optimizer):
-        raise ExperimentError(f"experiment {name!r}: its optimizer factory returned {made!r}, not a torch optimizer")
+    made: torch.optim.Optimizer = call_user(
+        name, "its optimizer factory", spec, (params, lr), torch.optim.Optimizer, "a torch optimizer"
+    )
     return made
 
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from lrlab.lab.stats import LEVEL, format_interval, format_mean_std, format_value
+from lrlab.lab.stats import LEVEL
 from lrlab.lab.store import ResultsError, RunResults, read_results
 from lrlab.reports import plots
 from lrlab.reports.page import Bullets, Image, Page, Paragraph, Section, Table
@@ -64,21 +64,9 @@ class _Folder:
 
 
 def sweep_table(summary: Summary) -> Table:
-    """The report's table: one row per setting, numbers in `lrlab.lab.stats`' one format."""
-    name = plots.metric_title(summary.metric.name)
-    head = ("setting", "seeds", f"final {name}: mean ± std", f"{LEVEL:.0%} interval", "mean train loss", "diverged")
-    rows = tuple(
-        (
-            r.name,
-            str(r.runs),
-            format_mean_std(r.mean, r.std, r.n),
-            format_interval(r.ci_low, r.ci_high),
-            format_value(r.train_loss),
-            str(r.diverged),
-        )
-        for r in summary.rows
-    )
-    return Table(head, rows)
+    """The report's table: one row per setting, numbers in `lrlab.lab.stats`' one format (as the console's)."""
+    head, rows = summary.cells(plots.metric_title(summary.metric.name))
+    return Table(tuple(head), tuple(tuple(r) for r in rows))
 
 
 # -- figures ----------------------------------------------------------------------------------------
@@ -255,7 +243,7 @@ def sweep_page(folder: str | Path) -> Page:
     if images:
         sections.append(Section("Figures", tuple(images)))
     title = f"lrlab sweep: {sweep.name}" if sweep.name else "lrlab sweep"
-    return Page(title, lead=" ".join(sweep.description.split()), header=_header(sf), sections=tuple(sections))
+    return Page(title, lead=sweep.describe(), header=_header(sf), sections=tuple(sections))
 
 
 def write_sweep_report(folder: str | Path) -> tuple[Path, Path]:

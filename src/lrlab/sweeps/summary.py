@@ -27,6 +27,7 @@ from lrlab.lab.stats import (
     conclude,
     format_interval,
     format_mean_std,
+    format_table,
     format_value,
     rank,
 )
@@ -104,23 +105,26 @@ class Summary:
         """Settings with a finite mean, best first (ties: fewer diverged, then table order)."""
         return [r for r in rank(self.rows, self.metric) if r.n > 0]
 
+    def cells(self, metric_title: str | None = None) -> tuple[list[str], list[list[str]]]:
+        """The table as text: a header (the metric named `metric_title`, default its name) and one row per setting."""
+        name = metric_title or self.metric.name
+        head = ["setting", "seeds", f"final {name}: mean ± std", f"{LEVEL:.0%} interval", "mean train loss", "diverged"]
+        rows = [
+            [
+                r.name,
+                str(r.runs),
+                format_mean_std(r.mean, r.std, r.n),
+                format_interval(r.ci_low, r.ci_high),
+                format_value(r.train_loss),
+                str(r.diverged),
+            ]
+            for r in self.rows
+        ]
+        return head, rows
+
     def format(self) -> str:
-        """The table as aligned plain text."""
-        head = ["setting", "runs", f"{self.metric.name} mean ± std", f"{LEVEL:.0%} interval", "train_loss", "diverged"]
-        lines = [head]
-        for r in self.rows:
-            lines.append(
-                [
-                    r.name,
-                    str(r.runs),
-                    format_mean_std(r.mean, r.std, r.n),
-                    format_interval(r.ci_low, r.ci_high),
-                    format_value(r.train_loss),
-                    str(r.diverged),
-                ]
-            )
-        widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
-        return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in lines)
+        """The table as aligned plain text (the console's)."""
+        return format_table(*self.cells())
 
 
 def _finite_mean(values: Iterable[float]) -> float:

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from lrlab.errors import ScheduleError, SweepError, closest_names
+from lrlab.lab.config import PER, TrainConfig
 from lrlab.lab.stats import Metric
 from lrlab.schedules.base import Schedule
 from lrlab.schedules.spec import parse
@@ -62,7 +63,9 @@ __all__ = [
 ]
 
 #: what one unit of a schedule's clock is when training
-PERS = ("epoch", "step")
+PERS = PER  # the trainer's clocks (lrlab.lab.config)
+#: the training defaults a sweep starts from: the trainer's own, not a copy
+_DEFAULTS = TrainConfig()
 #: the file formats `load_sweep` reads, by suffix
 SUFFIXES = (".toml", ".yaml", ".yml")
 
@@ -132,8 +135,8 @@ class Sweep:
     trials: int = 0
     search_seed: int = 0
     seeds: Sequence[int] = (0,)
-    epochs: int = 30
-    per: str = "epoch"
+    epochs: int = _DEFAULTS.epochs
+    per: str = _DEFAULTS.per
     options: Mapping[str, Any] = field(default_factory=dict)
     conclusion_metric: Metric = field(default_factory=Metric)
     name: str = ""
@@ -198,6 +201,31 @@ class Sweep:
     def parameters(self) -> tuple[str, ...]:
         """Grid parameters in order, then random ones sorted."""
         return (*self.grid, *sorted(self.random))
+
+    def describe(self) -> str:
+        """The description with ``{epochs}``, ``{seeds}`` ("3 seeds"), ``{per}`` and ``{experiment}`` filled in.
+
+        A preset's description can so say what a run with ``--epochs 3 --seeds 1`` really trained.
+
+        >>> sweep = Sweep("constant({lr})", grid={"lr": [0.1]}, epochs=3, description="{epochs} epochs of {experiment}")
+        >>> sweep.describe()
+        '3 epochs of fashion-mnist-lenet'
+        """
+        values = {
+            "epochs": self.epochs,
+            "seeds": f"{len(self.seeds)} seed{'' if len(self.seeds) == 1 else 's'}",
+            "per": self.per,
+            "experiment": self.options.get("experiment", _DEFAULTS.experiment),
+        }
+
+        class Keep(dict[str, Any]):
+            def __missing__(self, key: str) -> str:
+                return "{" + key + "}"
+
+        try:
+            return " ".join(self.description.format_map(Keep(values)).split())
+        except (ValueError, IndexError):
+            return " ".join(self.description.split())
 
     def settings(self) -> list[dict[str, Number]]:
         """Every setting: the grid's product (first parameter slowest) times the random draws."""
@@ -351,3 +379,54 @@ def load_sweep(name_or_path: str | Path) -> Sweep:
         if entry.is_file():
             return sweep_from_dict(_read(entry.read_text(), suffix, name), name=name)
     raise SweepError(f"unknown sweep {name!r}")  # pragma: no cover
+
+
+def plan_sweep(
+    base: Sweep | str | Path | None = None,
+    *,
+    template: str | None = None,
+    grid: Mapping[str, Any] | Sequence[str] | None = None,
+    random: Mapping[str, Any] | Sequence[str] | None = None,
+    seeds: Any = None,
+    options: Mapping[str, Any] | None = None,
+    where: str = "",
+    **fields: Any,
+) -> Sweep:
+    """A sweep from `base` (a `Sweep`, a shipped name or a file; None: nothing) with the given values on top.
+
+    The command line and `lrlab.sweep` both build their sweep here. `grid` and
+    `random` add to (or replace) the base's parameters, in table or ``NAME=VALUES``
+    form; `options` (training options: ``experiment``, ``batch_size``,
+    ``optimizer``) add to the base's; `fields` (``epochs``, ``per``, ``trials``,
+    ``search_seed``, ``conclusion_metric``) replace it where not None. `where`
+    prefixes option names in errors (``"--"`` on the command line).
+    """
+    from lrlab.sweeps.grid import parse_grid, parse_random, parse_seeds
+
+    if isinstance(base, Sweep):
+        data = base.to_dict()
+    elif base is not None:
+        data = load_sweep(base).to_dict()
+    elif template is None:
+        raise SweepError(f"a sweep needs a template such as 'cosine({{lr}}, steps=30)' (or a preset: {where}preset)")
+    else:
+        data = {}
+    if template is not None:
+        data["template"] = template
+    if grid:
+        data["grid"] = {
+            **(data.get("grid") or {}),
+            **{k: list(v) for k, v in parse_grid(grid, where=f"{where}grid").items()},
+        }
+    if random:
+        data["random"] = {
+            **(data.get("random") or {}),
+            **{k: str(v) for k, v in parse_random(random, where=f"{where}random").items()},
+        }
+    data.update({k: v for k, v in fields.items() if v is not None})
+    if seeds is not None:
+        data["seeds"] = list(parse_seeds(seeds, where=f"{where}seeds"))
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    if given:
+        data["options"] = {**(data.get("options") or {}), **given}
+    return sweep_from_dict(data, name=str(data.get("name", "")))
