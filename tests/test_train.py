@@ -292,3 +292,18 @@ def test_cuda_keeps_the_data_on_the_device_and_fused_matches_plain(small: Datase
     plain = train(runs, CFG, data=small, device="cuda", fused=False)
     for p, f in zip(plain, fused, strict=True):
         assert f.history[-1]["train_loss"] == pytest.approx(p.history[-1]["train_loss"], abs=2e-3)
+
+
+def test_the_jobs_threads_are_set_while_it_trains_recorded_and_restored(small: Dataset, tmp_path: Path) -> None:
+    seen: list[int] = []
+
+    class Watch(Listener):
+        def batch(self, epoch: int, index: int, batches: int | None) -> None:
+            seen.append(torch.get_num_threads())
+
+    assert torch.get_num_threads() == 1  # this module's fixture
+    train([Run("constant(0.1)")], CFG, data=small, out=tmp_path / "job", threads=2, listener=Watch())
+    assert set(seen) == {2} and torch.get_num_threads() == 1
+    assert read_results(tmp_path / "job").job["threads_per_run"] == 2
+    with pytest.raises(TrainError, match="threads must be a whole number >= 1"):
+        Trainer([Run("constant(0.1)")], CFG, data=small, threads=0)

@@ -205,6 +205,7 @@ def compare(
     tensorboard: bool | None = None,
     progress: bool | Listener = True,
     report: bool | None = None,
+    threads: int | None = None,
 ) -> JobResult:
     """Train several schedules side by side on the same batches, over `seeds`, and return the `JobResult`.
 
@@ -215,7 +216,8 @@ def compare(
     from `TrainConfig`'s defaults; `optimizer` is a spec such as
     ``"sgd(momentum=0.9)"`` (None: the experiment's). With `out` the job is
     written there (resumable with ``resume=True``) with its report and, when
-    tensorboard is installed, TensorBoard event files.
+    tensorboard is installed, TensorBoard event files. `threads` is torch's
+    intra-op thread count while training (None: as set now); it is recorded.
     """
     from lrlab.lab.loggers import tensorboard_logger
     from lrlab.lab.progress import progress_listener
@@ -256,6 +258,7 @@ def compare(
         fused=fused,
         listener=listener,
         loggers=[logger] if logger is not None else [],
+        threads=threads,
     )
     trainer.run()
     result = JobResult(trainer.results())
@@ -357,6 +360,7 @@ def find_lr(
     diverge_factor: float = 4.0,
     device: str = "cpu",
     progress: bool = True,
+    threads: int | None = None,
 ) -> RangeTestResult:
     """Smith's range test on an experiment (default: the chapter's); see `lrlab.lab.findlr`.
 
@@ -365,9 +369,13 @@ def find_lr(
     ``result.plot()`` draws it. For a model without an experiment, call
     `lrlab.lab.findlr.find_lr(model, loss_fn, batches)` directly.
     """
+    import torch
+
     from lrlab.lab.findlr import range_test
 
     bar = _progress_bar(steps) if progress else None
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
     try:
         result, config = range_test(
             experiment if experiment is not None else TrainConfig().experiment,
@@ -386,9 +394,10 @@ def find_lr(
             diverge_factor=diverge_factor,
         )
     finally:
+        torch.set_num_threads(before)
         if bar is not None:
             bar.close()
-    return RangeTestResult(result, config)
+    return RangeTestResult(result, {**config, "threads": threads or before})
 
 
 class _progress_bar:
@@ -523,6 +532,7 @@ def sweep(
     device: str = "cpu",
     progress: bool = True,
     report: bool = True,
+    threads: int | None = None,
 ) -> SweepResult:
     """Run a sweep -- a schedule template over a grid or random search, with seeds -- and return its `SweepResult`.
 
@@ -571,6 +581,7 @@ def sweep(
         quiet=not progress,
         asha=asha,
         max_concurrent=max_concurrent,
+        threads=threads,
     )
     result = SweepResult(folder)
     if report:

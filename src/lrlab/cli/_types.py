@@ -55,3 +55,8 @@ def add_experiment_options(p: argparse.ArgumentParser) -> None:
         "--data", metavar="PATH", help="data for the experiment (Fashion-MNIST: the folder of its IDX files)"
     )
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument(
+        "--threads",
+        type=positive_int,
+        help="torch's threads per run (default: torch's setting); recorded, since sums split by thread round apart",
+    )

@@ -74,6 +74,7 @@ def run_find_lr(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         progress=not args.quiet,
+        threads=args.threads,
     )
     out = Path(args.out)
     written = result.save(out)

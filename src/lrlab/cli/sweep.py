@@ -111,6 +111,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         quiet=args.quiet,
         asha=args.asha,
         max_concurrent=args.max_concurrent,
+        threads=args.threads,
     )
     if outcome.records:
         print(outcome.summary().format())

@@ -139,6 +139,7 @@ def _run(
             tensorboard=args.tensorboard,
             progress=progress_listener(quiet=args.quiet),
             report=not args.no_report,
+            threads=args.threads,
         )
     except KeyboardInterrupt:
         print(f"stopped; the finished epochs are saved: rerun with --resume --out {out} to continue", file=sys.stderr)

@@ -187,7 +187,9 @@ class Trainer:
     `experiment` is an `Experiment` or a reference to one (a built-in name,
     ``module:factory``, a ``.py`` path; default: ``config.experiment``);
     `data` goes to a named experiment's factory (a folder of IDX files or a
-    `lrlab.lab.data.Dataset` for the built-in ones). Everything is checked --
+    `lrlab.lab.data.Dataset` for the built-in ones). `threads` is torch's
+    intra-op thread count while the job trains (None: as it is set now); it
+    is recorded, and restored when the job ends. Everything is checked --
     the experiment built, its model run on a first batch through the loss and
     the metrics -- before anything is written to `out`.
     """
@@ -206,6 +208,7 @@ class Trainer:
         channels_last: bool | None = None,
         listener: Listener | None = None,
         loggers: Sequence[Listener] = (),
+        threads: int | None = None,
     ) -> None:
         if not runs:
             raise invalid("runs", list(runs), "a non-empty list of runs", where="train", error=TrainError)
@@ -244,7 +247,10 @@ class Trainer:
         self.epochs_done = 0
         self.job_id = uuid.uuid4().hex[:12]
         self.seconds = 0.0
-        self.threads = torch.get_num_threads()
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise invalid("threads", threads, "a whole number >= 1 (or None: as set)", where="train", error=TrainError)
+        #: torch's intra-op threads while this job trains (float sums are split by thread: they decide rounding)
+        self.threads = threads or torch.get_num_threads()
         self._check_fit()
         self.store = JobStore(out) if out is not None else None
         if self.store is not None:
@@ -454,6 +460,8 @@ class Trainer:
     def run(self) -> list[RunOutcome]:
         """Train the remaining epochs; returns every run's outcome."""
         hooks = [self.listener, *self.loggers]
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads)
         for hook in hooks:
             hook.started(self)
         try:
@@ -464,6 +472,7 @@ class Trainer:
             for hook in hooks:
                 hook.finished(self)
         finally:
+            torch.set_num_threads(before)
             if self.store is not None:
                 self.store.close()
             for hook in hooks:

@@ -292,8 +292,13 @@ def run_trial(
     *,
     device: str = "cpu",
     listener: Any = None,
+    threads: int | None = None,
 ) -> TrialRecord:
-    """Train one trial of `experiment` into `folder` (resuming it if it was cut short) and mark it done."""
+    """Train one trial of `experiment` into `folder` (resuming it if it was cut short) and mark it done.
+
+    `threads` (torch's intra-op threads) is the same for every trial of a sweep, on any backend, so that a
+    trial's numbers do not depend on where it ran (a Ray worker would otherwise use its own setting).
+    """
     from lrlab.lab.train import Run, train
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -306,6 +311,7 @@ def run_trial(
         resume=True,
         device=device,
         listener=listener,
+        threads=threads,
     )
     return _complete(trial, folder, "done")
 
@@ -334,6 +340,7 @@ class SweepJob:
     max_concurrent: int | None = None
     asha: bool = False
     listener: Any = None
+    threads: int | None = None
 
     @property
     def run_trial(self) -> Callable[..., TrialRecord]:
@@ -346,7 +353,15 @@ class SweepJob:
 
     def train(self, trial: Trial, *, listener: Any = None) -> TrialRecord:
         """`run_trial` here, into the trial's folder (the experiment's data are loaded once, for all trials)."""
-        return run_trial(trial, self.config, self.experiment, self.folder(trial), device=self.device, listener=listener)
+        return run_trial(
+            trial,
+            self.config,
+            self.experiment,
+            self.folder(trial),
+            device=self.device,
+            listener=listener,
+            threads=self.threads,
+        )
 
     def progress(self, trial: Trial) -> Any:
         """Training hooks that show the trial's batches and pass them on to the caller's listener."""
@@ -389,6 +404,7 @@ def run_sweep(
     data: Any = None,
     experiment: Experiment | str | None = None,
     listener: Any = None,
+    threads: int | None = None,
 ) -> SweepOutcome:
     """Run every unfinished trial of `sweep` into `out` (see the module docstring); returns what is finished.
 
@@ -399,6 +415,8 @@ def run_sweep(
     `lrlab.lab.data.Dataset` or a folder, `data_path` being the same -- and its
     data are loaded once for all trials. `listener` (a `lrlab.lab.train.Listener`)
     receives the training hooks of the local backend (tests use it to interrupt).
+    Every trial trains with `threads` torch threads (default: this process's
+    setting), whichever backend runs it.
     """
     chosen = get_backend(backend)
     for option, value in (("asha", asha), ("address", address)):
@@ -439,6 +457,7 @@ def run_sweep(
         max_concurrent=max_concurrent,
         asha=asha,
         listener=listener,
+        threads=_threads(threads),
     )
     try:
         chosen.run(job)
@@ -448,6 +467,13 @@ def run_sweep(
             _write_results(out)
     records = read_trial_records(out)
     return SweepOutcome(out, sweep, records, [t.trial_id for t in todo], skipped, time.perf_counter() - started)
+
+
+def _threads(threads: int | None) -> int:
+    """The torch threads of every trial: `threads`, or this process's setting."""
+    import torch
+
+    return threads or torch.get_num_threads()
 
 
 def _experiment(ref: Experiment | str, data: Any, data_path: str | Path | None) -> tuple[Experiment, dict[str, Any]]:

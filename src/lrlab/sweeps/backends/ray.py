@@ -79,7 +79,9 @@ def _run_tasks(ray: Any, job: SweepJob) -> None:
     while queue or pending:
         while queue and len(pending) < limit:
             trial = queue.pop(0)
-            pending.append(task.remote(trial, job.config, data, job.folder(trial), device=job.device))
+            pending.append(
+                task.remote(trial, job.config, data, job.folder(trial), device=job.device, threads=job.threads)
+            )
         ready, pending = ray.wait(pending, num_returns=1)
         for ref in ready:
             job.done(ray.get(ref))
@@ -99,6 +101,7 @@ def _run_asha(ray: Any, job: SweepJob) -> None:
         config=job.config,
         experiment=job.experiment,
         device=job.device,
+        threads=job.threads,
         metric=metric.name,
     )
     scheduler = ASHAScheduler(
@@ -148,6 +151,7 @@ def _trainable(
     config: TrainConfig,
     experiment: Any,
     device: str,
+    threads: int | None,
     metric: str,
 ) -> None:
     """What Tune runs for one trial: the sweep's trainer, reporting `metric` after every epoch."""
@@ -162,4 +166,4 @@ def _trainable(
             value = records[0].get(metric)
             tune.report({"epoch": epoch, metric: math.nan if value is None else float(value)})
 
-    train(trial, config, experiment, Path(folders[trial.trial_id]), device=device, listener=Report())
+    train(trial, config, experiment, Path(folders[trial.trial_id]), device=device, listener=Report(), threads=threads)
