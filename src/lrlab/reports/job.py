@@ -141,7 +141,7 @@ class JobInfo:
             f"{self.epochs_planned} epochs" if self.complete else f"{self.epochs_done} of {self.epochs_planned} epochs"
         )
         versions = ", ".join(f"{k} {v}" for k, v in self.versions.items()) or "versions not recorded"
-        threads = f", {self.threads} threads per run" if self.threads is not None else ""
+        threads = "" if self.threads is None else f", {self.threads} thread{'' if self.threads == 1 else 's'} per run"
         return (
             f"experiment `{self.experiment}`" + (f": {self.description}" if self.description else ""),
             f"job `{self.job_id}` ({state})",
