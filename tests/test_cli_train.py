@@ -148,3 +148,20 @@ def test_numbers_must_be_positive(capsys: pytest.CaptureFixture[str]) -> None:
         main(["train", "--schedule", "constant(0.2)", "--epochs", "0"])
     assert exc.value.code == 2
     assert "--epochs: must be > 0; got 0" in capsys.readouterr().err
+
+
+def test_a_bad_experiment_is_one_line_and_nothing_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "mine.py"
+    bad.write_text("def make_experiment():\n    raise RuntimeError('no data here')\n")
+    for ref, message in (
+        (str(bad), "its factory raised RuntimeError: no data here"),
+        ("nosuch.mod:f", "cannot import"),
+    ):
+        for command in (["compare", "constant(0.1)"], ["sweep", "constant({lr})", "--grid", "lr=0.1"], ["find-lr"]):
+            out = tmp_path / "out"
+            assert main([*command, "--experiment", ref, "--out", str(out), "--quiet"]) == 1
+            err = capsys.readouterr().err
+            assert f"experiment {ref!r}" in err and message in err and err.count("\n") == 1, err
+            assert not out.exists()

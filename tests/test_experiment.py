@@ -301,3 +301,14 @@ def test_the_job_records_the_experiment(tmp_path: Path) -> None:
     np.testing.assert_allclose(
         [float(r.split(",")[5]) for r in rows[1:]], [e["train_loss"] for e in results.runs[0].epochs], rtol=1e-12
     )
+
+
+def test_a_sweep_of_a_broken_experiment_writes_nothing(tmp_path: Path) -> None:
+    from lrlab.sweeps.run import run_sweep
+    from lrlab.sweeps.sweep import Sweep
+
+    broken = tiny(model=lambda seed: nn.Linear(3, 2))
+    sweep = Sweep("constant({lr})", grid={"lr": [0.1, 0.2]}, epochs=1, options={"batch_size": 16})
+    with pytest.raises(ExperimentError, match="the model cannot take a batch"):
+        run_sweep(sweep, tmp_path / "sweep", experiment=broken, quiet=True)
+    assert not (tmp_path / "sweep").exists()

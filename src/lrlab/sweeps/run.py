@@ -435,6 +435,7 @@ def run_sweep(
             f"the sweep is judged by {metric!r}, which experiment {loaded.name!r} does not record "
             f"(it records {', '.join(record['metrics'])}); set the sweep's conclusion_metric (--metric)"
         )
+    _check(trials, config, loaded, device)
     _prepare_folder(sweep, out, loaded.data.description, record)  # type: ignore[union-attr]
     started = time.perf_counter()
     skipped = [t.trial_id for t in trials if _finished(out / TRIALS / t.trial_id) is not None]
@@ -467,6 +468,14 @@ def run_sweep(
             _write_results(out)
     records = read_trial_records(out)
     return SweepOutcome(out, sweep, records, [t.trial_id for t in todo], skipped, time.perf_counter() - started)
+
+
+def _check(trials: list[Trial], config: TrainConfig, experiment: Experiment, device: str) -> None:
+    """Set up (not train) the first trial: an experiment that cannot train fails here, before the folder is made."""
+    from lrlab.lab.train import Run, Trainer
+
+    if trials:
+        Trainer([Run(trials[0].schedule, trials[0].seed)], config, experiment, device=device)
 
 
 def _threads(threads: int | None) -> int:
