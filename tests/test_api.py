@@ -22,12 +22,7 @@ from lrlab.api import JobResult  # noqa: E402
 CHEAP = {"epochs": 2, "batch_size": 16, "progress": False}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Any:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def blobs(n: int, seed: int) -> tuple[Any, Any]:

@@ -27,12 +27,7 @@ from lrlab.lab.train import Run, Trainer, train  # noqa: E402
 TIMING = {"seconds", "epoch_seconds", "run_id"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Any:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def numbers(history: list[dict[str, Any]]) -> list[dict[str, Any]]:

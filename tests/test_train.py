@@ -29,13 +29,7 @@ from lrlab.lab.train import Listener, Run, TrainConfig, Trainer, train  # noqa: 
 TIMING = {"seconds", "epoch_seconds"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Any:
-    """Tiny batches gain nothing from a second thread, and 2-core machines running other work lose a lot."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
