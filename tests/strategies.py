@@ -8,11 +8,15 @@ does). `any_schedule` nests the combinators around the other families.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Any
 
+import numpy as np
 from hypothesis import strategies as st
 
 import lrlab
+from lrlab.schedules.base import _REQUIREMENT, LARGEST
 
 Strategy = st.SearchStrategy[lrlab.Schedule]
 
@@ -109,6 +113,14 @@ _SHAPES: dict[str, Strategy] = {
     ),
     "cosine_wave": st.builds(lrlab.cosine_wave, rates, steps=horizons, final_lr=small_rates),
     "poly_cycle": st.builds(lrlab.poly_cycle, rates, steps=horizons, power=powers, final_lr=small_rates),
+    "tanh": st.builds(
+        lrlab.tanh,
+        rates,
+        steps=horizons,
+        final_lr=small_rates,
+        lower=st.floats(-10.0, -1.0),
+        upper=st.floats(0.0, 10.0),
+    ),
 }
 
 
@@ -121,19 +133,158 @@ def _combinators(inner: Strategy) -> dict[str, Strategy]:
             steps=st.integers(0, 50),
             start_lr=small_rates,
             mode=st.sampled_from(["linear", "constant"]),
+            shift=st.booleans(),
         ),
         "join": _join(inner),
         "scaled": st.builds(lrlab.scaled, inner, by=st.floats(0.0, 3.0)),
         "clipped": st.builds(lrlab.clipped, inner, min_lr=small_rates, max_lr=st.none() | st.floats(0.05, 3.0)),
         "skip": st.builds(lrlab.skip, inner, steps=offsets),
         "lifted": st.builds(lrlab.lifted, inner, by=small_rates),
+        "product": st.builds(lrlab.product, st.lists(inner, min_size=1, max_size=3)),
+        "stretch": st.builds(lrlab.stretch, inner, ratio=st.floats(0.1, 10.0), keep_warmup=st.booleans()),
+        "cycles": st.builds(
+            lrlab.cycles,
+            inner.filter(_cycle_length),
+            mult=st.floats(1.0, 3.0),
+            decay=decays,
+            limit=st.none() | st.integers(1, 6),
+            peak=st.none() | rates,
+        ),
+        "noisy": _noisy(inner),
     }
 
 
-_shape: Strategy = st.one_of(*_SHAPES.values())
+def _cycle_length(s: lrlab.Schedule) -> bool:
+    """Whether `s` can be cycled: a finite horizon > 0."""
+    end = s.horizon()
+    return end is not None and end > 0
+
+
+@st.composite
+def _noisy(draw: Any, inner: Strategy) -> lrlab.Schedule:
+    start = draw(offsets)
+    end = draw(st.none() | st.floats(0.5, 300.0).map(lambda d: start + d))
+    return lrlab.noisy(
+        draw(inner),
+        start=start,
+        end=end,
+        pct=draw(st.floats(0.01, 1.0)),
+        std=draw(st.floats(0.05, 3.0)),
+        kind=draw(st.sampled_from(["normal", "uniform"])),
+        seed=draw(st.integers(0, 2**32)),
+    )
+
+
+@st.composite
+def _wsd_decay_schedule(draw: Any) -> lrlab.Schedule:
+    steps = draw(st.integers(min_value=2, max_value=500))
+    warm = draw(st.integers(min_value=0, max_value=steps - 1))
+    decay = draw(st.integers(min_value=1, max_value=steps - warm))
+    base = draw(rates)
+    part = draw(
+        st.sampled_from([lrlab.cosine(base, steps=decay), lrlab.linear(base, 0.0, steps=decay)])
+        | st.builds(lrlab.tanh, st.just(base), steps=st.integers(1, decay), final_lr=small_rates)
+    )
+    return lrlab.wsd(base, steps=steps, warmup_steps=warm, decay_steps=decay, decay=part)
+
+
+#: the options added to existing families for the peers (issue 13): a strategy each, by ``family:option``;
+#: kept out of `STRATEGIES` so that the formula tests of those families stay about the plain formula
+OPTIONS: dict[str, Strategy] = {
+    "cosine:k_decay": st.builds(
+        lrlab.cosine, rates, steps=horizons, final_lr=small_rates, exponent=powers, k_decay=powers
+    ),
+    "poly:k_decay": st.builds(lrlab.poly, rates, steps=horizons, power=powers, final_lr=small_rates, k_decay=powers),
+    "poly_cycle:k_decay": st.builds(
+        lrlab.poly_cycle, rates, steps=horizons, power=powers, final_lr=small_rates, k_decay=powers
+    ),
+    "inverse_power:timescale": st.builds(
+        lrlab.inverse_power, rates, power=powers, offset=st.floats(0.1, 10.0), timescale=st.floats(0.1, 1e4)
+    ),
+    "wsd:1-sqrt": st.builds(
+        lambda s: lrlab.wsd(s.base_lr, s.steps, s.warmup_steps, s.decay_steps, s.final_lr, decay="1-sqrt"), _wsd()
+    ),
+    "wsd:schedule": _wsd_decay_schedule(),
+}
+
+_shape: Strategy = st.one_of(*_SHAPES.values(), *OPTIONS.values())
 
 #: one strategy per registered family, by its spec name
 STRATEGIES: dict[str, Strategy] = {**_SHAPES, **_combinators(_shape)}
 
 #: any schedule, nested up to a few levels deep
 any_schedule: Strategy = st.recursive(_shape, lambda inner: st.one_of(*_combinators(inner).values()), max_leaves=4)
+
+
+# -- extreme arguments (tests/test_extremes.py) ---------------------------------------------------
+
+#: the smallest normal float64 (`LARGEST` is the largest)
+TINY = float(np.finfo(np.float64).tiny)
+
+#: numbers at the edges of what a float holds, and the ordinary ones beside them (10**300 is an int)
+EXTREME_NUMBERS: tuple[float | int, ...] = (
+    0, 0.0, 5e-324, TINY, 1e-300, 1e-10, 0.5, math.nextafter(1.0, 0.0), 1, 1.0, math.nextafter(1.0, 2.0),
+    2.0, 10, 1e6, 2.0**53, 1e15, 1e300, 10**300, 1e308, LARGEST,
+)  # fmt: skip
+
+
+def _edge_numbers(need: Any) -> st.SearchStrategy[float | int]:
+    """An extreme number, a value at or beside one of the argument's own bounds, or any float."""
+    edges: list[float | int] = list(EXTREME_NUMBERS)
+    for bound in (need.low, need.high):
+        if bound is not None and math.isfinite(bound):
+            edges += [bound, math.nextafter(bound, -math.inf), math.nextafter(bound, math.inf)]
+    if need.low is None or need.low < 0:
+        edges += [-1.0, -LARGEST]
+    return st.one_of(st.sampled_from(edges), st.floats(min_value=0.0, max_value=LARGEST))
+
+
+def _combinator(cls: type[lrlab.Schedule]) -> bool:
+    return any(_requirement(f).kind in ("schedule", "schedules") for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+
+
+def _requirement(field: dataclasses.Field[Any]) -> Any:
+    return field.metadata[_REQUIREMENT]
+
+
+@st.composite
+def extreme_kwargs(draw: Any, cls: type[lrlab.Schedule], inner: Strategy | None = None) -> dict[str, Any]:
+    """Arguments for `cls` read from its declared fields: each an extreme number, a bound, a
+    listed choice or a schedule from `inner`; an argument with a default is sometimes left out.
+
+    Lists share one drawn length ``n`` (``n`` or ``n + 1`` items, ``n + 1`` schedules) so that the
+    families whose lists go together (a join's boundaries, a piecewise constant's values) are
+    often built, not only refused.
+    """
+    n = draw(st.integers(0, 3))
+    kwargs: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        need = _requirement(field)
+        if field.default is not dataclasses.MISSING and draw(st.booleans()):
+            continue
+        if need.kind == "number":
+            value: Any = draw(_edge_numbers(need) | st.none()) if need.optional else draw(_edge_numbers(need))
+        elif need.kind == "numbers":
+            items = draw(st.lists(_edge_numbers(need), min_size=n, max_size=n + 1))
+            value = sorted(set(items)) if need.order == "increasing" else sorted(items) if need.order else items
+        elif need.kind == "choice":
+            value = draw(st.sampled_from(need.choices))
+        elif need.kind == "flag":
+            value = draw(st.booleans())
+        elif need.kind == "schedule":
+            value = draw(inner if inner is not None else _shape)
+        else:
+            value = draw(st.lists(inner if inner is not None else _shape, min_size=n + 1, max_size=n + 1))
+        kwargs[field.name] = value
+    return kwargs
+
+
+@st.composite
+def extreme_shape(draw: Any) -> lrlab.Schedule:
+    """A valid schedule of a family that is not made of schedules, built with extreme arguments where
+    they are accepted (else a moderate one)."""
+    name = draw(st.sampled_from(sorted(k for k, c in lrlab.REGISTRY.items() if not _combinator(c))))
+    try:
+        return lrlab.REGISTRY[name](**draw(extreme_kwargs(lrlab.REGISTRY[name])))
+    except lrlab.LrlabError:
+        return draw(STRATEGIES[name])

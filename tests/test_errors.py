@@ -70,7 +70,7 @@ BAD: list[tuple[str, str, Any, str]] = [
     ("one_cycle", "pct_start", 1.0, "pct_start must be < 1; got pct_start=1.0"),
     ("one_cycle", "anneal", "cosine", "anneal must be one of 'cos', 'linear'; got anneal='cosine'"),
     ("wsd", "decay_steps", 95, "decay_steps must be <= steps - warmup_steps (90); got decay_steps=95"),
-    ("wsd", "decay", "exp", "decay must be one of 'linear', 'cosine', 'sqrt'; got decay='exp'"),
+    ("wsd", "decay", "exp", "decay must be one of 'linear', 'cosine', 'sqrt', '1-sqrt' or a schedule; got decay='exp'"),
     ("warmup", "schedule", 0.3, "schedule must be a schedule; got schedule=0.3"),
     ("warmup", "steps", -1, "steps must be >= 0; got steps=-1"),
     ("warmup", "mode", "cosine", "mode must be one of 'linear', 'constant'; got mode='cosine'"),

@@ -49,10 +49,18 @@ def test_dict_form_is_plain_json_with_every_argument() -> None:
     s = lrlab.warmup(lrlab.cosine(0.3, steps=15, final_lr=0.01), steps=5)
     assert s.to_dict() == {
         "type": "warmup",
-        "schedule": {"type": "cosine", "base_lr": 0.3, "steps": 15, "final_lr": 0.01, "exponent": 1.0},
+        "schedule": {
+            "type": "cosine",
+            "base_lr": 0.3,
+            "steps": 15,
+            "final_lr": 0.01,
+            "exponent": 1.0,
+            "k_decay": 1.0,
+        },
         "steps": 5,
         "start_lr": 0.0,
         "mode": "linear",
+        "shift": True,
     }
     assert lrlab.from_dict(json.loads(json.dumps(s.to_dict()))) == s
     assert lrlab.from_dict({"type": "cosine", "base_lr": 0.3, "steps": 15}) == lrlab.cosine(0.3, steps=15)
@@ -65,7 +73,7 @@ def test_dict_form_is_plain_json_with_every_argument() -> None:
         ("sqrt_decay(0.1)", "unknown schedule 'sqrt_decay'"),
         ("cosine(0.3, step=20)", "cosine() has no argument 'step'; did you mean 'steps'"),
         ("cosine(0.3)", "cosine() needs steps"),
-        ("cosine(0.3, 20, 0.01, 1.0, 5)", "cosine() takes at most 4 arguments; got 5"),
+        ("cosine(0.3, 20, 0.01, 1.0, 1.0, 5)", "cosine() takes at most 5 arguments; got 6"),
         ("cosine(0.3, steps=20, steps=30)", "steps twice"),
         ("cosine(0.3, 20, steps=30)", "steps twice"),
         ("cosine(0.3, steps=2*10)", "arithmetic is not allowed"),

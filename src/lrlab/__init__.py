@@ -6,7 +6,8 @@ import their framework when you import them.
 
 The public names are those of `lrlab.schedules` (the families, their
 lowercase constructors, `Schedule`, `REGISTRY`), of `lrlab.schedules.spec`
-(`parse`, `from_dict`, `to_dict`, `as_schedule`) and of `lrlab.errors`; each
+(`parse`, `from_dict`, `to_dict`, `as_schedule`), of `lrlab.schedules.units`
+(`Quantity`, `bind`, `has_units`) and of `lrlab.errors`; each
 is listed once, in its own module. The lab's calls and types (`compare`,
 `train`, `sweep`, `find_lr`, `load`, `Experiment`, `Data`, ...) are listed
 in `_LAZY` and imported on first use, so ``import lrlab`` stays light.
@@ -19,7 +20,9 @@ from lrlab import schedules as _schedules
 from lrlab.errors import *  # noqa: F403
 from lrlab.schedules import *  # noqa: F403
 from lrlab.schedules import spec as _spec
+from lrlab.schedules import units as _units
 from lrlab.schedules.spec import *  # noqa: F403
+from lrlab.schedules.units import *  # noqa: F403
 
 __version__ = "0.1.0"
 
@@ -58,7 +61,7 @@ if TYPE_CHECKING:
     from lrlab.lab.experiment import Experiment as Experiment
     from lrlab.lab.experiment import Metric as Metric
 else:
-    __all__ = ["__version__", *_schedules.__all__, *_spec.__all__, *_errors.__all__, *_LAZY]
+    __all__ = ["__version__", *_schedules.__all__, *_spec.__all__, *_units.__all__, *_errors.__all__, *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

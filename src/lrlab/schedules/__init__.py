@@ -18,12 +18,21 @@ from lrlab.schedules import combinators as _combinators
 from lrlab.schedules import cyclic as _cyclic
 from lrlab.schedules import decay as _decay
 from lrlab.schedules import extra as _extra
+from lrlab.schedules import peers as _peers
 from lrlab.schedules.base import *  # noqa: F403
 from lrlab.schedules.combinators import *  # noqa: F403
 from lrlab.schedules.cyclic import *  # noqa: F403
 from lrlab.schedules.decay import *  # noqa: F403
 from lrlab.schedules.extra import *  # noqa: F403
+from lrlab.schedules.peers import *  # noqa: F403
 
 # mypy reads only a literal ``__all__`` and takes the star-imported names above as this package's exports.
 if not TYPE_CHECKING:
-    __all__ = [*_base.__all__, *_decay.__all__, *_cyclic.__all__, *_combinators.__all__, *_extra.__all__]
+    __all__ = [
+        *_base.__all__,
+        *_decay.__all__,
+        *_cyclic.__all__,
+        *_combinators.__all__,
+        *_extra.__all__,
+        *_peers.__all__,
+    ]

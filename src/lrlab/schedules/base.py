@@ -25,7 +25,9 @@ family's `Schedule.__check_init__` for relations between arguments.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import json
 import math
 import numbers
@@ -36,12 +38,24 @@ import numpy as np
 from numpy.typing import NDArray
 
 from lrlab.errors import ScheduleError, invalid
+from lrlab.schedules.units import (
+    Quantity,
+    Unbound,
+    has_units,
+    is_time,
+    looks_like_time,
+    parse_quantity,
+    unbound_error,
+)
 
 # The helpers for writing a family (`family`, `arg`, `register`, the checks) are imported by name.
 __all__ = ["Schedule", "REGISTRY"]
 
 FloatArray = NDArray[np.float64]
-Steps = float | int | NDArray[Any]
+Steps = float | int | np.integer[Any] | np.floating[Any] | NDArray[Any]
+
+#: The largest float64 (about 1.8e308): a rate that would pass it is held there, never inf.
+LARGEST = float(np.finfo(np.float64).max)
 
 #: Every schedule family by its spec name (``"cosine"`` -> ``Cosine``).
 REGISTRY: dict[str, type[Schedule]] = {}
@@ -80,28 +94,55 @@ class Schedule:
         for field in dataclasses.fields(self):  # type: ignore[arg-type]
             need: Requirement = field.metadata[_REQUIREMENT]
             object.__setattr__(self, field.name, need.check(self.name, field.name, getattr(self, field.name)))
-        self.__check_init__()
+        with contextlib.suppress(Unbound):  # a relation between times of different units: lrlab.bind checks it
+            self.__check_init__()
 
     def __check_init__(self) -> None:
         """Check the relations between arguments, each already valid on its own (none by default)."""
 
     # -- evaluation ---------------------------------------------------------
     @overload
-    def __call__(self, t: float | int) -> float: ...
+    def __call__(self, t: float | int | np.integer[Any] | np.floating[Any]) -> float: ...
     @overload
     def __call__(self, t: NDArray[Any]) -> FloatArray: ...
 
     def __call__(self, t: Steps) -> float | FloatArray:
-        """The learning rate after ``t`` updates (``t >= 0``, finite)."""
+        """The learning rate after ``t`` updates (``t >= 0``, finite).
+
+        ``t`` is read as a float64: an integer past 2**53 rounds to the nearest float, and one past
+        the largest float (about 1.8e308) is refused like ``inf``. A 0-d ``t`` -- a Python or NumPy
+        scalar, or a 0-d array -- gives a Python float (as ``np.sin`` answers a 0-d array with a
+        scalar); an array of any other shape gives a float64 array of that shape. Every rate is
+        finite: one that would pass the largest float is held there (`LARGEST`), as the families
+        that can grow that far say in their docstrings.
+        """
+        if has_units(self):
+            raise unbound_error(self)
         if isinstance(t, np.ndarray):
             steps = _checked_steps(t)
-            return self._rates(steps)
+            if steps.ndim == 0:
+                return _held(float(self._quiet_rates(steps.reshape(1))[0]))
+            rates = self._quiet_rates(steps)
+            return np.minimum(rates, LARGEST, out=rates)
         if isinstance(t, numbers.Real) and not isinstance(t, bool):
-            x = float(t)
+            try:
+                x = float(t)
+            except OverflowError:  # an int (or a Fraction) past the largest float
+                x = math.inf
             if not (math.isfinite(x) and x >= 0.0):
-                raise ScheduleError(f"t must be finite and >= 0; got t={t!r}")
-            return float(self._rates(np.array([x]))[0])
+                raise ScheduleError(f"t must be finite and >= 0; got t={_brief(t)!r}")
+            return _held(float(self._quiet_rates(np.array([x]))[0]))
         raise ScheduleError(f"t must be a number or a NumPy array; got t={t!r}")
+
+    def _quiet_rates(self, t: FloatArray) -> FloatArray:
+        """`_rates` with NumPy's overflow and divide-by-zero warnings off.
+
+        At extreme arguments or ``t`` a formula may overflow on the way (``t / every`` past the
+        largest float, say); each family turns that into its documented finite limit. Invalid
+        operations (the ones that make NaN) still warn: a NaN rate is a bug.
+        """
+        with np.errstate(over="ignore", divide="ignore"):
+            return self._rates(t)
 
     def _rates(self, t: FloatArray) -> FloatArray:  # pragma: no cover - abstract
         """The rates at the checked float64 steps `t`, vectorised.
@@ -156,13 +197,41 @@ def _checked_steps(t: NDArray[Any]) -> FloatArray:
         raise ScheduleError(f"t must hold real numbers; got an array of dtype {t.dtype}")
     if np.iscomplexobj(t):
         raise ScheduleError(f"t must hold real numbers; got an array of dtype {t.dtype}")
-    steps = np.asarray(t, dtype=np.float64)
+    with np.errstate(over="ignore"):  # a longdouble past the largest float64 becomes inf, refused below
+        steps = np.asarray(t, dtype=np.float64)
     # two reductions instead of elementwise masks: min is NaN when any value is, max is inf when any is
     if steps.size and not (steps.min() >= 0.0 and np.isfinite(steps.max())):
         bad = ~np.isfinite(steps) | (steps < 0)
-        first = steps[bad].flat[0]
+        first = float(steps[bad].flat[0])
         raise ScheduleError(f"t must be finite and >= 0; got t={first!r} in the array")
     return steps
+
+
+def _held(rate: float) -> float:
+    """A scalar rate, held at `LARGEST` if it passed it (NaN stays NaN: that is a bug to see)."""
+    return LARGEST if rate == math.inf else rate
+
+
+class _Brief:
+    """A value shown by a short text in an error message (`invalid` shows its argument's repr)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _brief(value: Any) -> Any:
+    """`value`, or for an int past the largest float a stand-in that gives its size, not its digits.
+
+    (Python refuses to print an int of more than 4300 digits, and 400 digits help nobody.)
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and abs(int(value)) > LARGEST:
+        return _Brief(f"<an int of {math.floor(math.log10(abs(int(value)))) + 1} digits>")
+    return value
 
 
 def _is_default(field: dataclasses.Field[Any], value: Any) -> bool:
@@ -175,6 +244,8 @@ def _is_default(field: dataclasses.Field[Any], value: Any) -> bool:
 def _format(value: Any, prefix: str) -> str:
     if isinstance(value, Schedule):
         return value._call_text(prefix)
+    if isinstance(value, Quantity):
+        return json.dumps(str(value))
     if isinstance(value, tuple):
         return "[" + ", ".join(_format(v, prefix) for v in value) + "]"
     if isinstance(value, str):
@@ -185,6 +256,8 @@ def _format(value: Any, prefix: str) -> str:
 def _to_data(value: Any) -> Any:
     if isinstance(value, Schedule):
         return value.to_dict()
+    if isinstance(value, Quantity):
+        return str(value)
     if isinstance(value, tuple):
         return [_to_data(v) for v in value]
     return value
@@ -206,16 +279,20 @@ class Requirement:
     order: Order = ""
     #: None is allowed (the argument's default is None)
     optional: bool = False
+    #: it counts time: a `Quantity` (``"500ba"``, ``"30ep"``, ``"0.2dur"``) is accepted too
+    time: bool = False
 
     def check(self, where: str, name: str, value: Any) -> Any:
-        """The value, normalised (a plain ``int``/``float``, a tuple for a list), or the error naming it."""
+        """The value, normalised (a plain ``int``/``float``, a `Quantity`, a tuple for a list), or the error."""
         if value is None and self.optional:
             return None
         if self.kind == "number":
             low, high = self.low, self.high
+            if is_time(value):
+                return self._time(where, name, value)
             return number(where, name, value, low=low, low_open=self.low_open, high=high, high_open=self.high_open)
         if self.kind == "numbers":
-            return numbers_tuple(where, name, value, low=self.low, order=self.order)
+            return numbers_tuple(where, name, value, low=self.low, order=self.order, time=self.time)
         if self.kind == "choice":
             return choice(where, name, value, self.choices)
         if self.kind == "flag":
@@ -223,6 +300,19 @@ class Requirement:
         if self.kind == "schedule":
             return schedule(where, name, value)
         return schedules_tuple(where, name, value)
+
+    def _time(self, where: str, name: str, value: Any) -> Quantity:
+        if not self.time:
+            if looks_like_time(value):
+                raise invalid(name, value, "a number (it does not count time, so it takes no unit)", where=where)
+            raise invalid(name, value, "a number", where=where)
+        q = parse_quantity(where, name, value)
+        # the bounds of the count hold for the time in any unit (times are >= 0; none has an upper bound)
+        try:
+            number(where, name, q.value, low=self.low, low_open=self.low_open, high=self.high, high_open=self.high_open)
+        except ScheduleError as exc:
+            raise ScheduleError(str(exc).replace(f"got {name}={q.value!r}", f"got {name}={str(q)!r}")) from None
+        return q
 
 
 def arg(
@@ -235,17 +325,20 @@ def arg(
     high_open: bool = False,
     choices: tuple[str, ...] = (),
     order: Order = "",
+    time: bool = False,
 ) -> Any:
     """Declare a family's argument: its default (none: required) and what it must be.
 
     ``kind`` defaults to ``"choice"`` when ``choices`` are given, ``"flag"`` for a
     bool default, else ``"number"`` (bounded by ``low``/``high``, open or closed);
-    a default of None also allows None. ``default`` is a keyword so that type
-    checkers see which arguments are required.
+    a default of None also allows None. ``time=True`` marks an argument that counts
+    time (steps, a period, milestones): it also takes a `Quantity` such as ``"30ep"``
+    (see `lrlab.schedules.units`). ``default`` is a keyword so that type checkers see
+    which arguments are required.
     """
     if kind is None:
         kind = "choice" if choices else "flag" if isinstance(default, bool) else "number"
-    need = Requirement(kind, low, low_open, high, high_open, choices, order, optional=default is None)
+    need = Requirement(kind, low, low_open, high, high_open, choices, order, optional=default is None, time=time)
     return dataclasses.field(default=default, metadata={_REQUIREMENT: need})
 
 
@@ -259,7 +352,24 @@ def family(cls: type[F]) -> type[F]:
     for field in dataclasses.fields(made):  # type: ignore[arg-type]
         if _REQUIREMENT not in field.metadata:
             raise TypeError(f"{cls.__name__}.{field.name} must be declared with arg() to say what it accepts")
+    own = vars(made).get("horizon")
+    if own is not None and not getattr(own, "_guarded", False):
+        made.horizon = _bound_only(own)  # type: ignore[method-assign]
     return register(made)
+
+
+def _bound_only(horizon: Any) -> Any:
+    """`horizon` that first refuses an unbound schedule (its times with units mean nothing yet)."""
+
+    @functools.wraps(horizon)
+    def guarded(self: Schedule) -> float | None:
+        if has_units(self):
+            raise unbound_error(self)
+        result: float | None = horizon(self)
+        return result
+
+    guarded._guarded = True  # type: ignore[attr-defined]
+    return guarded
 
 
 # -- argument checks shared by all families ---------------------------------------
@@ -288,7 +398,7 @@ def number(
         try:
             as_float = float(plain)
         except OverflowError:
-            raise invalid(name, value, "a finite number", where=where) from None
+            raise invalid(name, _brief(value), "a finite number", where=where) from None
     else:
         if integer:
             raise invalid(name, value, "an integer", where=where)
@@ -310,17 +420,32 @@ def number(
     return plain
 
 
-def numbers_tuple(where: str, name: str, value: Any, *, low: float | None = None, order: str = "") -> tuple[Any, ...]:
-    """Check a list of numbers; ``order`` is ``""``, ``"increasing"`` or ``"nondecreasing"``."""
+def numbers_tuple(
+    where: str, name: str, value: Any, *, low: float | None = None, order: str = "", time: bool = False
+) -> tuple[Any, ...]:
+    """Check a list of numbers; ``order`` is ``""``, ``"increasing"`` or ``"nondecreasing"``.
+
+    With ``time=True`` an item may be a `Quantity` (``"30ep"``); the order of two times of
+    different units is checked once they are bound.
+    """
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
         raise invalid(name, value, "a list of numbers", where=where)
-    items = tuple(number(where, f"{name}[{i}]", v, low=low) for i, v in enumerate(value))
+    need = Requirement("number", low=low, time=time)
+    items = tuple(need.check(where, f"{name}[{i}]", v) for i, v in enumerate(value))
     for i in range(1, len(items)):
-        if order == "increasing" and not items[i] > items[i - 1]:
-            raise invalid(name, list(items), "strictly increasing", where=where)
-        if order == "nondecreasing" and not items[i] >= items[i - 1]:
-            raise invalid(name, list(items), "in non-decreasing order", where=where)
+        try:
+            increasing, nondecreasing = items[i] > items[i - 1], items[i] >= items[i - 1]
+        except Unbound:
+            continue
+        if order == "increasing" and not increasing:
+            raise invalid(name, _shown(items), "strictly increasing", where=where)
+        if order == "nondecreasing" and not nondecreasing:
+            raise invalid(name, _shown(items), "in non-decreasing order", where=where)
     return items
+
+
+def _shown(items: tuple[Any, ...]) -> list[Any]:
+    return [str(v) if isinstance(v, Quantity) else v for v in items]
 
 
 def choice(where: str, name: str, value: Any, options: Sequence[str]) -> str:

@@ -12,9 +12,22 @@ from typing import Any
 import numpy as np
 
 from lrlab.errors import invalid
-from lrlab.schedules.base import FloatArray, Schedule, arg, family
+from lrlab.schedules.base import LARGEST, FloatArray, Schedule, arg, family
 
-__all__ = ["Warmup", "warmup", "Join", "join", "Scaled", "scaled", "Clipped", "clipped"]
+__all__ = [
+    "Warmup",
+    "warmup",
+    "Join",
+    "join",
+    "Scaled",
+    "scaled",
+    "Clipped",
+    "clipped",
+    "Product",
+    "product",
+    "Stretch",
+    "stretch",
+]
 
 
 @family
@@ -25,26 +38,39 @@ class Warmup(Schedule):
     (``mode="constant"``: ``start_lr``); after: ``schedule(t - steps)``.
     The inner schedule's own ``steps`` do *not* include the warmup.
 
+    ``shift=False`` keeps the inner schedule on the global clock instead: ``schedule(t)`` after
+    the warmup, which so takes the place of the schedule's first ``steps`` (timm's
+    ``warmup_prefix=False``; the rate jumps from ``schedule(0)`` to ``schedule(steps)``).
+
     >>> from lrlab.schedules.decay import Cosine
     >>> s = Warmup(Cosine(0.3, steps=15, final_lr=0.01), steps=5)
     >>> s(0), s(5), s(20)
     (0.0, 0.3, 0.01)
+    >>> Warmup(Cosine(0.3, steps=10), steps=5, shift=False)(5)
+    0.15
     """
 
     schedule: Schedule = arg(kind="schedule")
-    steps: float = arg(low=0)
+    steps: float = arg(low=0, time=True)
     start_lr: float = arg(default=0.0, low=0)
     mode: str = arg(default="linear", choices=("linear", "constant"))
+    shift: bool = arg(default=True)
     name = "warmup"
 
     def horizon(self) -> float | None:
         inner = self.schedule.horizon()
-        return None if inner is None else float(self.steps) + inner
+        if inner is None:
+            return None
+        end = float(self.steps) + inner if self.shift else max(float(self.steps), inner)
+        return end if math.isfinite(end) else None  # settles past the largest float: never, for a float t
 
     def _rates(self, t: FloatArray) -> FloatArray:
         steps = float(self.steps)
-        shifted = t - steps
-        np.maximum(shifted, 0.0, out=shifted)
+        if self.shift:
+            shifted = t - steps
+            np.maximum(shifted, 0.0, out=shifted)
+        else:
+            shifted = t  # the inner schedule never writes into t and returns a new array
         after = self.schedule._rates(shifted)
         warming = t < steps
         if not warming.any():
@@ -76,7 +102,7 @@ class Join(Schedule):
     """
 
     schedules: tuple[Schedule, ...] = arg(kind="schedules")
-    boundaries: tuple[float, ...] = arg(kind="numbers", order="increasing")
+    boundaries: tuple[float, ...] = arg(kind="numbers", order="increasing", time=True)
     name = "join"
 
     def __check_init__(self) -> None:
@@ -90,7 +116,8 @@ class Join(Schedule):
     def horizon(self) -> float | None:
         last = self.schedules[-1].horizon()
         start = float(self.boundaries[-1]) if self.boundaries else 0.0
-        return None if last is None else start + last
+        end = None if last is None else start + last
+        return end if end is not None and math.isfinite(end) else None  # past the largest float: never
 
     def _rates(self, t: FloatArray) -> FloatArray:
         if not self.boundaries:
@@ -111,7 +138,7 @@ join = Join
 
 @family
 class Scaled(Schedule):
-    """``by * schedule(t)``: the same shape at another height.
+    """``by * schedule(t)``: the same shape at another height; past the largest float (about 1.8e308) held there.
 
     >>> from lrlab.schedules.decay import SquareRoot
     >>> Scaled(SquareRoot(0.1), by=0.5)(3)
@@ -126,7 +153,9 @@ class Scaled(Schedule):
         return 0.0 if self.by == 0 else self.schedule.horizon()
 
     def _rates(self, t: FloatArray) -> FloatArray:
-        return self.by * self.schedule._rates(t)
+        out = self.schedule._rates(t)
+        out *= float(self.by)
+        return np.minimum(out, LARGEST, out=out)
 
 
 scaled = Scaled
@@ -160,3 +189,84 @@ class Clipped(Schedule):
 
 
 clipped = Clipped
+
+
+@family
+class Product(Schedule):
+    """``schedules[0](t) * schedules[1](t) * ...``: multipliers stacked on one clock.
+
+    What torch ``ChainedScheduler`` and composer's stacked schedulers compute: each schedule
+    scales the rate the others give. It settles when every factor has (the latest horizon).
+
+    >>> from lrlab.schedules.decay import Constant, Linear
+    >>> s = Product([Constant(0.5), Linear(0.0, 0.2, steps=10)])
+    >>> s(5), s(20)
+    (0.05, 0.1)
+    """
+
+    schedules: tuple[Schedule, ...] = arg(kind="schedules")
+    name = "product"
+
+    def horizon(self) -> float | None:
+        ends = [s.horizon() for s in self.schedules]
+        return None if any(end is None for end in ends) else max(float(end) for end in ends if end is not None)
+
+    def _rates(self, t: FloatArray) -> FloatArray:
+        out = self.schedules[0]._rates(t)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for sched in self.schedules[1:]:
+                out *= sched._rates(t)
+        out[np.isnan(out)] = 0.0  # 0 * inf: a factor of 0 silences even one that overflowed
+        return out
+
+
+product = Product
+
+
+@family
+class Stretch(Schedule):
+    """``schedule(t / ratio)``: the same schedule over ``ratio`` times as many steps.
+
+    Every length inside -- horizons, milestones, periods -- is scaled by ``ratio`` (composer's
+    ``scale_schedule_ratio``). With ``keep_warmup=True`` a `Warmup` on top keeps its own length
+    and only the schedule after it is stretched: ``warmup(stretch(inner, ratio), steps)``.
+
+    >>> from lrlab.schedules.decay import Linear
+    >>> s = Stretch(Warmup(Linear(0.1, 0.0, steps=10), steps=4), ratio=2.0, keep_warmup=True)
+    >>> s(2), s(14), Stretch(Linear(0.1, 0.0, steps=10), ratio=2.0)(10)
+    (0.05, 0.05, 0.05)
+    """
+
+    schedule: Schedule = arg(kind="schedule")
+    ratio: float = arg(low=0, low_open=True)
+    keep_warmup: bool = arg(default=False)
+    name = "stretch"
+
+    def _kept(self) -> Warmup | None:
+        """The warmup that keeps its length, around the stretched rest (None: all of it is stretched)."""
+        top = self.schedule
+        if not (self.keep_warmup and isinstance(top, Warmup)):
+            return None
+        inner = Stretch(top.schedule, ratio=self.ratio)
+        return Warmup(inner, steps=top.steps, start_lr=top.start_lr, mode=top.mode, shift=top.shift)
+
+    def horizon(self) -> float | None:
+        kept = self._kept()
+        if kept is not None:
+            return kept.horizon()
+        inner = self.schedule.horizon()
+        if inner is None:
+            return None
+        end = float(self.ratio) * inner
+        end += 4 * math.ulp(end)  # so that t / ratio is past the inner horizon despite rounding
+        return end if math.isfinite(end) else None  # past the largest float: no t to hold from
+
+    def _rates(self, t: FloatArray) -> FloatArray:
+        kept = self._kept()
+        if kept is not None:
+            return kept._rates(t)
+        # a tiny ratio can take t / ratio past the largest float: the inner schedules take finite t
+        return self.schedule._rates(np.minimum(t / float(self.ratio), LARGEST))
+
+
+stretch = Stretch

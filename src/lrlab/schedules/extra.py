@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lrlab.schedules.base import FloatArray, Schedule, arg, family
+from lrlab.schedules.base import LARGEST, FloatArray, Schedule, arg, family
 from lrlab.schedules.decay import Poly, cosine_curve
 
 __all__ = [
@@ -49,7 +49,7 @@ class InverseTime(Schedule):
 
     base_lr: float = arg(low=0)
     rate: float = arg(low=0)
-    every: float = arg(default=1, low=0, low_open=True)
+    every: float = arg(default=1, low=0, low_open=True, time=True)
     staircase: bool = arg(default=False)
     name = "inverse_time"
 
@@ -57,6 +57,8 @@ class InverseTime(Schedule):
         return 0.0 if self.base_lr == 0 or self.rate == 0 else None
 
     def _rates(self, t: FloatArray) -> FloatArray:
+        if self.rate == 0:  # not 0 * inf where t / every overflows
+            return np.full_like(t, float(self.base_lr))
         p = t / self.every
         if self.staircase:
             p = np.floor(p)
@@ -81,7 +83,7 @@ class CosineWave(Schedule):
     """
 
     base_lr: float = arg(low=0)
-    steps: float = arg(low=0, low_open=True)
+    steps: float = arg(low=0, low_open=True, time=True)
     final_lr: float = arg(default=0.0, low=0)
     name = "cosine_wave"
 
@@ -89,7 +91,10 @@ class CosineWave(Schedule):
         return 0.0 if self.base_lr == self.final_lr else None
 
     def _rates(self, t: FloatArray) -> FloatArray:
-        return cosine_curve(self.base_lr, self.final_lr, t / self.steps)
+        # t / steps taken modulo 2 (exact), so that a huge t still lands on the wave; past the
+        # largest float it is held there (an even number: the wave's top)
+        frac = np.minimum(t / self.steps, LARGEST)
+        return cosine_curve(self.base_lr, self.final_lr, np.fmod(frac, 2.0, out=frac), overwrite=True)
 
 
 cosine_wave = CosineWave
@@ -99,7 +104,7 @@ cosine_wave = CosineWave
 class PolyCycle(Poly):
     """Polynomial decay whose horizon stretches each time it is reached.
 
-    ``final_lr + (base_lr - final_lr) * (1 - t / h) ** power`` with ``h = steps * max(1, ceil(t / steps))``
+    ``final_lr + (base_lr - final_lr) * (1 - (t / h) ** k_decay) ** power`` with ``h = steps * max(1, ceil(t / steps))``
 
     ``final_lr`` is reached at every multiple of ``steps``, and just after it
     the rate jumps up -- but not back to ``base_lr``, because the next horizon
@@ -117,8 +122,17 @@ class PolyCycle(Poly):
         return 0.0 if self.base_lr == self.final_lr else None
 
     def _rates(self, t: FloatArray) -> FloatArray:
-        horizon = self.steps * np.maximum(1.0, np.ceil(t / self.steps))
-        left = np.maximum(1.0 - t / horizon, 0.0)
+        cycles = t / self.steps
+        horizon = np.maximum(1.0, np.ceil(cycles))
+        horizon *= self.steps
+        done = t / horizon
+        far = ~np.isfinite(horizon)
+        if far.any():  # h past the largest float: the same fraction as cycles / ceil(cycles), 1 once both are
+            q = cycles[far]
+            done[far] = np.divide(q, np.maximum(1.0, np.ceil(q)), out=np.ones_like(q), where=np.isfinite(q))
+        if self.k_decay != 1:
+            np.power(done, float(self.k_decay), out=done)
+        left = np.maximum(1.0 - done, 0.0)
         result: FloatArray = self.final_lr + (self.base_lr - self.final_lr) * np.power(left, float(self.power))
         return result
 
@@ -130,6 +144,8 @@ poly_cycle = PolyCycle
 class Skip(Schedule):
     """``schedule(t + steps)``: the schedule with its first ``steps`` steps already done.
 
+    A ``t + steps`` past the largest float (about 1.8e308) is held there.
+
     Resume a run part-way, or match a library that counts updates from 1
     (MXNet asks its scheduler for update 1 first: ``skip(s, steps=1)``).
 
@@ -139,7 +155,7 @@ class Skip(Schedule):
     """
 
     schedule: Schedule = arg(kind="schedule")
-    steps: float = arg(low=0)
+    steps: float = arg(low=0, time=True)
     name = "skip"
 
     def horizon(self) -> float | None:
@@ -147,7 +163,8 @@ class Skip(Schedule):
         return None if inner is None else max(0.0, inner - float(self.steps))
 
     def _rates(self, t: FloatArray) -> FloatArray:
-        return self.schedule._rates(t + float(self.steps))
+        shifted = t + float(self.steps)
+        return self.schedule._rates(np.minimum(shifted, LARGEST, out=shifted))
 
 
 skip = Skip
@@ -156,6 +173,8 @@ skip = Skip
 @family
 class Lifted(Schedule):
     """``schedule(t) + by``: the same shape standing on a floor ``by`` higher.
+
+    A sum past the largest float (about 1.8e308) is held there.
 
     >>> from lrlab.schedules.decay import Linear
     >>> s = Lifted(Linear(0.0, 0.1, steps=10), by=0.01)
@@ -171,7 +190,9 @@ class Lifted(Schedule):
         return self.schedule.horizon()
 
     def _rates(self, t: FloatArray) -> FloatArray:
-        return self.schedule._rates(t) + float(self.by)
+        out = self.schedule._rates(t)
+        out += float(self.by)
+        return np.minimum(out, LARGEST, out=out)
 
 
 lifted = Lifted
