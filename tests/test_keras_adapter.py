@@ -161,3 +161,115 @@ def test_traces_under_jax_jit() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip().endswith("ok")
+
+
+# -- counts a table lookup must not get wrong ------------------------------------------------
+
+
+def _rate(lr: Any, count: Any, dtype: str | None = None) -> float:
+    step = keras.ops.convert_to_tensor(count, dtype=dtype) if dtype else count
+    return float(keras.ops.convert_to_numpy(lr(step)))
+
+
+@pytest.mark.parametrize(
+    ("count", "dtype"),
+    [
+        (2**31, "int64"),
+        (2**40, "int64"),
+        (2**63 - 1, "int64"),
+        (2.0**40, "float32"),
+        (float("nan"), "float32"),
+        (float("nan"), None),
+        (2**40, None),
+    ],
+    ids=str,
+)
+def test_huge_or_nan_counts_read_the_final_rate(count: Any, dtype: str | None) -> None:
+    """Past the horizon the rate is the final one (an int32 cast would wrap 2**31 to the first rate)."""
+    s = lrlab.parse(SPEC)
+    assert _rate(ScheduleLR(s), count, dtype) == f32(s(10**6))
+
+
+def test_negative_and_fractional_counts() -> None:
+    """A negative count reads the first rate (there is no update before 0); a float count its whole part."""
+    s = lrlab.parse(SPEC)
+    lr = ScheduleLR(s)
+    assert _rate(lr, -1, "int64") == _rate(lr, -(2**40), "int64") == f32(s(0))
+    assert _rate(lr, 7.0, "float32") == _rate(lr, 7.9, "float32") == _rate(lr, 7, "int64") == f32(s(7))
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"schedule": SPEC, "step": 10},
+            "ScheduleLR.from_config: config['step'] must be an argument of ScheduleLR (did you mean 'steps'",
+        ),
+        (
+            {"steps": 10},
+            "ScheduleLR.from_config: config['schedule'] must be present (the schedule's spec; keys given: ['steps'])",
+        ),
+        ("warmup", "ScheduleLR.from_config: config must be a dict from ScheduleLR.get_config(); got config='warmup'"),
+    ],
+)
+def test_from_config_names_a_missing_or_unknown_key(config: Any, message: str) -> None:
+    with pytest.raises(lrlab.ScheduleError, match=re.escape(message)):
+        ScheduleLR.from_config(config)
+
+
+# -- momentum and weight decay: HyperparamCallback ---------------------------------------------
+
+
+def test_callback_schedules_sgd_momentum_and_the_update_uses_it() -> None:
+    """Variable at 0, gradient 1: Keras's SGD does m = momentum * m - lr * g; w += m, with the scheduled momentum."""
+    from lrlab.keras import HyperparamCallback
+
+    momentum, lr = lrlab.linear(0.9, 0.5, steps=4), 0.1
+    opt = keras.optimizers.SGD(learning_rate=lr, momentum=0.9)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=opt, loss="mse")
+    var = keras.Variable(np.zeros(1, "float32"))
+    opt.build([var])
+    callback = HyperparamCallback(momentum=momentum)
+    callback.set_model(model)
+    callback.on_train_begin()
+    m, w = 0.0, 0.0
+    for t in range(6):
+        callback.on_train_batch_begin(t)
+        assert opt.momentum == momentum(t)
+        opt.apply_gradients([(keras.ops.ones(1), var)])
+        m = f32(f32(f32(momentum(t)) * m) - f32(lr))
+        w = f32(w + m)
+        assert float(keras.ops.convert_to_numpy(var)[0]) == w
+
+
+def test_callback_in_fit_sets_beta_1_and_weight_decay_per_update() -> None:
+    from lrlab.keras import HyperparamCallback
+
+    beta, wd = lrlab.cosine(0.95, steps=10, final_lr=0.85), lrlab.linear(0.01, 0.0, steps=10)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=0.01, weight_decay=0.01), loss="mse")
+    seen = []
+
+    class Seen(keras.callbacks.Callback):  # type: ignore[misc]
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            opt = self.model.optimizer
+            seen.append((int(keras.ops.convert_to_numpy(opt.iterations)), opt.beta_1, opt.weight_decay))
+
+    x, y = _data()
+    callbacks = [HyperparamCallback(momentum=beta, weight_decay=wd), Seen()]
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=callbacks, shuffle=False)
+    assert seen == [(t, beta(t), wd(t)) for t in range(12)]
+
+
+def test_callback_refusals() -> None:
+    from lrlab.keras import HyperparamCallback
+
+    model = _model(0.1)  # SGD without momentum: no velocity to scale
+    callback = HyperparamCallback(momentum="constant(0.9)")
+    callback.set_model(model)
+    with pytest.raises(lrlab.ScheduleError, match=re.escape("optimizer.momentum must be > 0 when SGD is built")):
+        callback.on_train_begin()
+    with pytest.raises(lrlab.ScheduleError, match=re.escape("HyperparamCallback: momentum must be a schedule")):
+        HyperparamCallback()

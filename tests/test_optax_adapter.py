@@ -174,3 +174,70 @@ def test_horizons_of_decays_with_a_floor(spec: str) -> None:
     assert table.shape[0] < 1000
     far = s(np.arange(table.shape[0], table.shape[0] + 5000, dtype=np.float64))
     assert (far == table[-1]).all()
+
+
+# -- counts a table lookup must not get wrong ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "count",
+    [2**31, 2**40, np.int64(2**40), np.int64(2**31 + 5), float(2**40), float("nan"), np.float32("nan"), 1e30],
+    ids=str,
+)
+def test_huge_or_nan_counts_read_the_final_rate(count: Any) -> None:
+    """Past the horizon the rate is the final one (an int32 cast would wrap 2**31 to the first rate)."""
+    s = lrlab.parse(SPEC)
+    final = float(np.float32(s(10**6)))
+    fn = to_optax(s)
+    assert float(fn(count)) == final
+    if not isinstance(count, int) or count < 2**31:  # a traced int32 cannot hold 2**31 without x64
+        assert float(jax.jit(fn)(jnp.asarray(count, dtype=jnp.float32))) == final
+
+
+def test_negative_and_fractional_counts() -> None:
+    """A negative count reads the first rate (there is no update before 0); a float count its whole part."""
+    s = lrlab.parse(SPEC)
+    fn = to_optax(s)
+    assert float(fn(-1)) == float(fn(-(2**40))) == float(np.float32(s(0)))
+    assert float(fn(7.0)) == float(fn(7.9)) == float(jax.jit(fn)(jnp.asarray(7.0))) == float(np.float32(s(7)))
+    assert float(jax.jit(fn)(jnp.asarray(2**31 - 1, jnp.int32))) == float(np.float32(s(10**6)))
+
+
+# -- lrlab.optax.inject: schedules for any hyperparameter ---------------------------------------
+
+
+def test_inject_hyperparams_follow_the_schedules_step_by_step() -> None:
+    from lrlab.optax import inject
+
+    lr, momentum = lrlab.parse("cosine(0.1, steps=10)"), lrlab.linear(0.95, 0.85, steps=10)
+    opt = inject(optax.sgd, learning_rate=str(lr), momentum=momentum)
+    params = jnp.zeros(1)
+    state = opt.init(params)
+    step = jax.jit(lambda st: opt.update(jnp.ones(1), st, params))
+    velocity, f32 = 0.0, np.float32
+    for t in range(14):
+        updates, state = step(state)
+        # the state holds the values the update just used: those of update t
+        assert float(state.hyperparams["learning_rate"]) == float(f32(lr(t)))
+        assert float(state.hyperparams["momentum"]) == float(f32(momentum(t)))
+        # and the update used them: optax's trace, velocity = g + momentum * velocity, update = -lr * velocity
+        velocity = 1.0 + float(f32(momentum(t))) * velocity
+        assert -float(updates[0]) == pytest.approx(float(f32(lr(t))) * velocity, rel=1e-6)
+
+
+def test_inject_takes_a_hyperparams_value_and_names_b1_for_adam() -> None:
+    from lrlab.compat import torch as T
+    from lrlab.optax import inject
+
+    h = T.OneCycleLR(0.1, total_steps=20)
+    opt = inject(optax.adamw, h, weight_decay="linear(0.01, 0.0, steps=20)")
+    state = opt.init(jnp.zeros(1))
+    for t in range(3):
+        _, state = opt.update(jnp.ones(1), state, jnp.zeros(1))
+        assert float(state.hyperparams["b1"]) == float(np.float32(h.momentum(t)))  # type: ignore[union-attr]
+        assert float(state.hyperparams["learning_rate"]) == float(np.float32(h.lr(t)))
+        assert float(state.hyperparams["weight_decay"]) == float(np.float32(0.01 * (1 - t / 20)))
+    with pytest.raises(lrlab.ScheduleError, match=re.escape("lrlab.optax.inject: mom must be an argument of sgd")):
+        inject(optax.sgd, learning_rate=0.1, mom="constant(0.9)")
+    with pytest.raises(lrlab.ScheduleError, match=re.escape("learning_rate must be given once")):
+        inject(optax.sgd, h, learning_rate=0.1)

@@ -107,7 +107,8 @@ def test_checkpoint_and_resume_gives_the_same_rates_and_parameters() -> None:
     sched = ScheduleLR(opt, "constant(0.7)")  # the checkpoint carries the schedule
     model.load_state_dict(saved["model"])
     opt.load_state_dict(saved["opt"])
-    sched.load_state_dict(saved["sched"])
+    with pytest.warns(UserWarning, match=re.escape(f"the state was made with schedule={SPEC}; this scheduler has")):
+        sched.load_state_dict(saved["sched"])
     assert sched.last_epoch == k
     assert opt.param_groups[0]["lr"] == lrlab.parse(SPEC)(k)
     _, x, y = _model_and_data()
@@ -280,8 +281,6 @@ def test_bad_spec_and_misuse() -> None:
 
 # the repo's copy of the golden file, else the shared one beside the checkout
 GOLDEN_FILES = [GOLDEN, Path(__file__).resolve().parents[2] / "shared" / "golden" / "torch.json"]
-# torch's OneCycleLR/CyclicLR also cycle momentum: not part of a learning-rate schedule
-MOMENTUM = {"cycle_momentum", "base_momentum", "max_momentum"}
 
 
 def _golden_cases() -> list[dict[str, Any]]:
@@ -298,9 +297,9 @@ def _api_name(case: dict[str, Any]) -> str:
     return match.group(1)
 
 
-def _compat_schedule(compat: Any, name: str, params: dict[str, Any]) -> lrlab.Schedule:
+def _compat_schedule(compat: Any, name: str, params: dict[str, Any]) -> Any:
     """The compat call for a golden case: the scheduler's class name, its recorded arguments."""
-    args = {k: v for k, v in params.items() if k not in MOMENTUM}
+    args = dict(params)  # OneCycleLR/CyclicLR: Hyperparams (rate and momentum), which ScheduleLR takes as it is
     if name == "LambdaLR" and args["lr_lambda"] in TORCH_LAMBDAS:
         # a Python function is no schedule: the core schedule that equals it (test_golden_core)
         return TORCH_LAMBDAS[args["lr_lambda"]](args["base_lr"])
@@ -333,3 +332,121 @@ def test_agrees_with_torch_golden_values_through_compat(case: dict[str, Any]) ->
         sched.step()
     # torch's chainable recursion drifts up to 3.6e-14 from the closed form (golden README)
     np.testing.assert_allclose(got, case["lrs"], rtol=1e-13, atol=1e-15)
+
+
+# -- a bad or foreign state: one clear error, the scheduler unchanged ----------------------------
+
+
+def _stepped(spec: str = SPEC, **kwargs: Any) -> tuple[Any, Any]:
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+    sched = ScheduleLR(opt, spec, **kwargs)
+    for _ in range(4):
+        opt.step()
+        sched.step()
+    return opt, sched
+
+
+def _good_state() -> dict[str, Any]:
+    _, sched = _stepped(SPEC, momentum="constant(0.85)", plateau=Plateau(patience=2))
+    return sched.state_dict()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"last_epoch": float("nan")},
+            "state_dict['last_epoch'] must be an integer >= 0; got state_dict['last_epoch']=nan",
+        ),
+        ({"last_epoch": -3}, "state_dict['last_epoch'] must be an integer >= 0; got state_dict['last_epoch']=-3"),
+        ({"last_epoch": float("inf")}, "got state_dict['last_epoch']=inf"),
+        ({"last_epoch": "7"}, "state_dict['last_epoch'] must be an integer >= 0; got state_dict['last_epoch']='7'"),
+        (
+            {"version": 99},
+            "state_dict['version'] must be 1 or 2 (a state from this or an earlier lrlab); got "
+            "state_dict['version']=99",
+        ),
+        (
+            {"schedule": 0.1},
+            "state_dict['schedule'] must be a text spec or a list of text specs; got state_dict['schedule']=0.1",
+        ),
+        ({"schedule": "cosin(0.1, steps=5)"}, "state_dict['schedule'] must be a valid spec"),
+        (
+            {"schedule": [SPEC, SPEC]},
+            "state_dict['schedule'] must be a valid spec for this optimizer's 1 param group(s)",
+        ),
+        (
+            {"momentum": ["constant(0.9)"] * 3},
+            "state_dict['momentum'] must be a valid spec for this optimizer's 1 param group",
+        ),
+        (
+            {"base_lrs": [0.1, 0.2]},
+            "state_dict['base_lrs'] must be a list of 1 finite rates >= 0 (one per param group)",
+        ),
+        ({"base_lrs": [float("nan")]}, "got state_dict['base_lrs']=[nan]"),
+        (
+            {"steps_per_epoch": 0},
+            "state_dict['steps_per_epoch'] must be an integer >= 1; got state_dict['steps_per_epoch']=0",
+        ),
+        (
+            {"_step_count": True},
+            "state_dict['_step_count'] must be an integer >= 1; got state_dict['_step_count']=True",
+        ),
+        ({"weight_decay_groups": [1]}, "state_dict['weight_decay_groups'] must be a list of 1 booleans"),
+        ({"plateau": {"mode": "min"}}, "state_dict['plateau'] must be a Plateau state"),
+        ({"last_epoch": None}, "state_dict['last_epoch'] must be an integer >= 0; got state_dict['last_epoch']=None"),
+    ],
+)
+def test_a_bad_state_raises_one_clear_error_and_changes_nothing(change: dict[str, Any], message: str) -> None:
+    opt, sched = _stepped("cosine(0.2, steps=30)", momentum="linear(0.9, 0.8, steps=30)")
+    before, groups = sched.state_dict(), [dict(g) for g in opt.param_groups]
+    bad = {**_good_state(), **change}
+    with pytest.raises(lrlab.ScheduleError, match=re.escape(message)):
+        sched.load_state_dict(bad)
+    assert sched.state_dict() == before
+    assert [dict(g) for g in opt.param_groups] == groups
+    opt.step()
+    sched.step()  # still works, on its own schedule
+    assert opt.param_groups[0]["lr"] == lrlab.cosine(0.2, steps=30)(5)
+
+
+@pytest.mark.parametrize("key", ["version", "schedule", "last_epoch"])
+def test_a_state_missing_a_key_names_it(key: str) -> None:
+    _, sched = _stepped()
+    before = sched.state_dict()
+    state = _good_state()
+    del state[key]
+    with pytest.raises(lrlab.ScheduleError, match=re.escape(f"state_dict[{key!r}] must be present")):
+        sched.load_state_dict(state)
+    with pytest.raises(lrlab.ScheduleError, match=re.escape("state_dict must be a dict from ScheduleLR.state_dict()")):
+        sched.load_state_dict([("last_epoch", 3)])  # type: ignore[arg-type]
+    assert sched.state_dict() == before
+
+
+def test_a_state_of_another_schedule_warns_or_is_refused_when_strict() -> None:
+    other = "cosine(0.3, steps=9)"
+    state = _stepped(other)[1].state_dict()
+    _, sched = _stepped()
+    before = sched.state_dict()
+    with pytest.raises(
+        lrlab.ScheduleError, match=re.escape(f"made with schedule={other}; this scheduler has schedule={SPEC}")
+    ):
+        sched.load_state_dict(state, strict=True)
+    assert sched.state_dict() == before
+    with pytest.warns(UserWarning, match=re.escape(f"made with schedule={other}; this scheduler has schedule={SPEC}")):
+        sched.load_state_dict(state)
+    assert sched.schedule == lrlab.parse(other)  # resumed with the state's
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same schedules, written differently: no warning
+        _stepped(other)[1].load_state_dict({**state, "schedule": "cosine(0.3, steps=9, final_lr=0.0)"}, strict=True)
+
+
+def test_a_version_1_state_still_loads() -> None:
+    _, sched = _stepped()
+    state = sched.state_dict()
+    old = {k: v for k, v in state.items() if k not in ("momentum", "weight_decay", "weight_decay_groups")}
+    _, sched2 = _stepped()
+    sched2.load_state_dict({**old, "version": 1}, strict=True)
+    assert sched2.state_dict() == state

@@ -1,5 +1,5 @@
 """The JAX / optax adapter, at its public path ``lrlab.optax``; the code lives in `lrlab.frameworks.optax`."""
 
-from lrlab.frameworks.optax import to_optax
+from lrlab.frameworks.optax import inject, to_optax
 
-__all__ = ["to_optax"]
+__all__ = ["inject", "to_optax"]

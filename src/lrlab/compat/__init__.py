@@ -7,9 +7,9 @@ modules of `lrlab.frameworks.compat` themselves, not copies.
 import sys
 
 from lrlab.frameworks import compat as _compat
-from lrlab.frameworks.compat import d2l, keras, mxnet, optax, torch
+from lrlab.frameworks.compat import d2l, hf, keras, mxnet, optax, timm, torch
 
 for _peer in _compat.__all__:
     sys.modules[f"{__name__}.{_peer}"] = getattr(_compat, _peer)
 
-__all__ = ["d2l", "keras", "mxnet", "optax", "torch"]
+__all__ = ["d2l", "hf", "keras", "mxnet", "optax", "timm", "torch"]

@@ -5,6 +5,13 @@ Each function takes the scheduler's own arguments, without the optimizer;
 returns a core schedule ``s`` with ``s(t) == optimizer.param_groups[0]['lr']``
 after ``t`` calls of ``scheduler.step()``.
 
+``OneCycleLR`` and ``CyclicLR`` cycle the momentum too, as torch does by
+default (``cycle_momentum=True``): they return a `Hyperparams` value holding
+the rate's schedule ``.lr`` and the momentum's ``.momentum`` (SGD's
+``momentum``, or ``betas[0]`` for Adam-like optimizers), which
+`lrlab.torch.ScheduleLR` takes as it is; ``h(t)`` is still the rate. With
+``cycle_momentum=False`` they return the rate's schedule alone.
+
 >>> from lrlab.compat import torch as T
 >>> T.MultiStepLR(milestones=[15, 30], gamma=0.5, base_lr=0.5)
 lrlab.multi_factor(0.5, milestones=[15, 30], factor=0.5)
@@ -14,8 +21,7 @@ lrlab.multi_factor(0.5, milestones=[15, 30], factor=0.5)
 Not here: ``LambdaLR`` and ``MultiplicativeLR`` with an arbitrary Python
 function (write the formula with lrlab's families instead; a constant
 ``MultiplicativeLR`` factor is accepted as a number), ``ChainedScheduler``,
-and ``ReduceLROnPlateau`` (see `lrlab.plateau`). Momentum cycling
-(``cycle_momentum``) is not part of a learning-rate schedule.
+and ``ReduceLROnPlateau`` (see `lrlab.plateau`).
 """
 
 from __future__ import annotations
@@ -34,7 +40,9 @@ from lrlab.frameworks.compat._common import (
     rate,
     refuse,
 )
+from lrlab.frameworks.hyperparams import Hyperparams
 from lrlab.schedules import (
+    Constant,
     Cosine,
     CosineRestarts,
     CosineWave,
@@ -177,7 +185,10 @@ def OneCycleLR(
     div_factor: float = 25.0,
     final_div_factor: float = 1e4,
     three_phase: bool = False,
-) -> Schedule:
+    cycle_momentum: bool = True,
+    base_momentum: float = 0.85,
+    max_momentum: float = 0.95,
+) -> Hyperparams | Schedule:
     """torch's one-cycle policy, phase for phase: a `join` of `cosine` (or `linear`) pieces.
 
     torch ends the warm-up phase at ``pct_start * total_steps - 1`` (not at
@@ -187,6 +198,11 @@ def OneCycleLR(
     (torch refuses to step further). With ``three_phase`` the rate comes back
     down to ``max_lr / div_factor`` at ``2 * pct_start * total_steps - 2``
     before the final anneal.
+
+    The momentum (``cycle_momentum``, the default) runs the other way over the
+    same phases: ``max_momentum`` down to ``base_momentum`` at the peak rate,
+    back up to ``max_momentum`` (and held there in the third phase). Returned
+    as ``Hyperparams(lr=..., momentum=...)``; the rate alone without it.
     """
     where = "torch.OneCycleLR"
     peak = rate(where, "max_lr", max_lr)
@@ -201,6 +217,9 @@ def OneCycleLR(
     div = check(where, "div_factor", div_factor, low=0, low_open=True)
     final_div = check(where, "final_div_factor", final_div_factor, low=0, low_open=True)
     three = check_flag(where, "three_phase", three_phase)
+    cycle = check_flag(where, "cycle_momentum", cycle_momentum)
+    low_m = rate(where, "base_momentum", base_momentum)
+    high_m = rate(where, "max_momentum", max_momentum)
 
     initial_lr = peak / div
     min_lr = initial_lr / final_div
@@ -211,16 +230,28 @@ def OneCycleLR(
     if three:
         ends = [first_end, float(2 * pct * total) - 2, total - 1]
         levels = [initial_lr, peak, initial_lr, min_lr]
+        momenta = [high_m, low_m, high_m, high_m]
     else:
         ends = [first_end, total - 1]
         levels = [initial_lr, peak, min_lr]
+        momenta = [high_m, low_m, high_m]
     starts = [0.0, *ends[:-1]]
     if any(not end > start for start, end in zip(starts, ends, strict=True)):
         raise refuse(where, "pct_start", pct_start, "small enough that every phase has a step")
+    lr = _phases(anneal, starts, ends, levels)
+    if not cycle:
+        return lr
+    return Hyperparams(lr, momentum=_phases(anneal, starts, ends, momenta))
+
+
+def _phases(anneal: str, starts: Sequence[float], ends: Sequence[float], levels: Sequence[float]) -> Schedule:
+    """One anneal per phase, from ``levels[k]`` to ``levels[k + 1]``, joined at the phase ends."""
     pieces: list[Schedule] = []
     for k, (start, end) in enumerate(zip(starts, ends, strict=True)):
         length = plain(end - start)
-        if anneal == "cos":
+        if levels[k] == levels[k + 1]:
+            pieces.append(Constant(levels[k]))
+        elif anneal == "cos":
             pieces.append(Cosine(levels[k], steps=length, final_lr=levels[k + 1]))
         else:
             pieces.append(Linear(levels[k], levels[k + 1], steps=length))
@@ -234,8 +265,17 @@ def CyclicLR(
     step_size_down: float | None = None,
     mode: str = "triangular",
     gamma: float = 1.0,
-) -> Schedule:
-    """Smith's triangle between ``base_lr`` and ``max_lr``: `cyclic` (torch overwrites the optimizer's lr)."""
+    cycle_momentum: bool = True,
+    base_momentum: float = 0.8,
+    max_momentum: float = 0.9,
+) -> Hyperparams | Schedule:
+    """Smith's triangle between ``base_lr`` and ``max_lr``: `cyclic` (torch overwrites the optimizer's lr).
+
+    With ``cycle_momentum`` (the default) the momentum makes the opposite
+    triangle, from ``max_momentum`` down to ``base_momentum`` while the rate
+    rises, with the same scaling (`cyclic` with ``inverse=True``); returned as
+    ``Hyperparams(lr=..., momentum=...)``, the rate alone without it.
+    """
     where = "torch.CyclicLR"
     low = rate(where, "base_lr", base_lr)
     high = rate(where, "max_lr", max_lr, low=low)
@@ -243,7 +283,17 @@ def CyclicLR(
     down = None if step_size_down is None else check(where, "step_size_down", step_size_down, low=0, low_open=True)
     m = choice(where, "mode", mode, ("triangular", "triangular2", "exp_range"))
     g = check(where, "gamma", gamma, low=0, low_open=True, high=1)
-    return Cyclic(low, high, step_size=up, mode=m, gamma=g, step_size_down=down)
+    cycle = check_flag(where, "cycle_momentum", cycle_momentum)
+    low_m = rate(where, "base_momentum", base_momentum)
+    high_m = rate(where, "max_momentum", max_momentum)
+    lr = Cyclic(low, high, step_size=up, mode=m, gamma=g, step_size_down=down)
+    if not cycle:
+        return lr
+    if low_m <= high_m:
+        momentum = Cyclic(low_m, high_m, step_size=up, mode=m, gamma=g, step_size_down=down, inverse=True)
+    else:  # torch's max_momentum - (max - base) * ..., the same numbers as a rising cycle from max_momentum
+        momentum = Cyclic(high_m, low_m, step_size=up, mode=m, gamma=g, step_size_down=down)
+    return Hyperparams(lr, momentum=momentum)
 
 
 def CosineAnnealingWarmRestarts(
