@@ -7,7 +7,7 @@ STAMP := $(VENV)/.lrlab-installed
 FMNIST := /usr/share/datasets/fashion-mnist
 # torch first, pinned: this CPU build is on the machine's disk; a looser spec pulls a CUDA build.
 TORCH_PIN ?= torch==2.13.0
-EXTRAS ?= dev,torch,keras,jax,ray,pandas,tensorboard
+EXTRAS ?= dev,torch,keras,jax,ray,pandas,tensorboard,schedulefree
 export KERAS_BACKEND ?= torch
 # Keep the numerical libraries at the machine's two cores.
 export OMP_NUM_THREADS ?= 2

@@ -16,6 +16,7 @@ SECTIONS = (
     ("chapter", "2. The chapter's whole job"),
     ("scheduler", "3. Scheduler overhead"),
     ("memory", "4. Peak memory"),
+    ("workers", "5. Worker processes"),
 )
 
 
@@ -70,7 +71,7 @@ def throughput_body(doc: dict[str, Any]) -> list[str]:
         f"GEMM peak (fp32 `torch.mm`, 2 threads, best size and best round): **{doc['gemm_peak_gflops']:.0f} GFLOP/s**. "
         f"{doc['rounds']} interleaved rounds, each variant in a fresh process per round. (a) and (b): one full "
         "epoch (60k train + 10k test eval); (c), (d), (f): one epoch of a sixth of the data (10k + 1,667), the "
-        "same for all three. (c) is how the trainer trains K runs (`fused=\"auto\"`: one model after another "
+        'same for all three. (c) is how the trainer trains K runs (`fused="auto"`: one model after another '
         "on the CPU, where the fused vmap pass (f) measured slower; fused on CUDA). "
         "*others* is the most cores other processes used during one of the variant's "
         "measurements; a round where they used 0.25 cores or more counts as *contended*.",
@@ -144,7 +145,13 @@ def chapter_body(doc: dict[str, Any]) -> list[str]:
     return [*lines, "", *ratio_table(doc["ratios"])]
 
 
-BODIES = {"throughput": throughput_body, "scheduler": scheduler_body, "memory": memory_body, "chapter": chapter_body}
+BODIES = {
+    "throughput": throughput_body,
+    "scheduler": scheduler_body,
+    "memory": memory_body,
+    "chapter": chapter_body,
+    "workers": chapter_body,  # notes, a table and ratios, as the chapter's
+}
 
 
 def render(out_dir: Path | None = None) -> str:
@@ -166,13 +173,13 @@ def render(out_dir: Path | None = None) -> str:
         f"lrlab {m.get('lrlab')} (git {m.get('git')})",
         f"- platform: {m.get('platform')}",
         "",
-        "Run: `make bench` (all four: about 5 min on 2 idle Intel Xeon cores, 9 on the AMD EPYC ones; "
+        "Run: `make bench` (all five: about 10 min on 2 idle Intel Xeon cores, 9 on the AMD EPYC ones; "
         "`make bench BENCH_ARGS=--full` runs the chapter job for all 30 epochs instead of projecting it, "
         "10-20 min more), or one script: "
         "`.venv/bin/python benchmarks/bench_throughput.py` (`bench_chapter.py`, `bench_scheduler.py`, "
-        "`bench_memory.py`; `--help` for options). Each benchmark records how many cores *other* processes "
-        "used (at its start, and during every training measurement): on a shared machine they slow every "
-        "variant, 2-thread OpenMP code the most, and a contended figure is marked as such. "
+        "`bench_memory.py`, `bench_workers.py`; `--help` for options). Each benchmark records how many cores "
+        "*other* processes used (at its start, and during every training measurement): on a shared machine "
+        "they slow every variant, 2-thread OpenMP code the most, and a contended figure is marked as such. "
         "`benchmarks/PROFILE.md` has the profile of one training epoch and what to change.",
         "",
     ]
@@ -206,7 +213,7 @@ def render(out_dir: Path | None = None) -> str:
         if cuda
         else "No GPU was available in this session: every figure above is CPU-only. The fused-vs-plain verdict "
         "in particular may reverse on a GPU, where per-kernel launch overhead dominates these small ops; "
-        "`fused=\"auto\"` fuses on CUDA for that reason, unmeasured.",
+        '`fused="auto"` fuses on CUDA for that reason, unmeasured.',
         "",
         "## The other kind of machine",
         "",

@@ -2,7 +2,7 @@
 
 Budget on the 2-core CPU machine (well under 15 minutes): scheduler ~0.5 min, throughput ~4-5 min
 (3 rounds), memory ~1 min, chapter job ~3-4 min (shortened and projected; ``--full`` runs all 30 epochs,
-which takes far longer).
+which takes far longer), workers ~4-5 min (2 rounds of five one-epoch jobs).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 import report
 
-SCRIPTS = ("bench_scheduler", "bench_throughput", "bench_memory", "bench_chapter")
+SCRIPTS = ("bench_scheduler", "bench_throughput", "bench_memory", "bench_chapter", "bench_workers")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,7 +18,7 @@ import pytest
 pytest.importorskip("torch")
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("bench_scheduler", "bench_throughput", "bench_memory", "bench_chapter")
+SCRIPTS = ("bench_scheduler", "bench_throughput", "bench_memory", "bench_chapter", "bench_workers")
 # a ratio line: a number with its unit, or an honest "not available yet"
 RATIO = re.compile(r"^ratio  .+?(\d[\d.,]*(x|%| min) \(|not available yet)")
 
@@ -67,7 +67,7 @@ def test_scheduler_targets_are_reported(smoke_runs: tuple[Path, dict[str, str]])
     assert "not available" not in text
 
 
-@pytest.mark.parametrize("name", ["bench_throughput", "bench_chapter", "bench_memory"])
+@pytest.mark.parametrize("name", ["bench_throughput", "bench_chapter", "bench_memory", "bench_workers"])
 def test_lrlabs_trainer_is_measured_not_skipped(smoke_runs: tuple[Path, dict[str, str]], name: str) -> None:
     """The trainer exists, so a benchmark that says "not available yet" lost track of its API."""
     text = smoke_runs[1][name]

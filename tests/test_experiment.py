@@ -201,7 +201,11 @@ def test_bad_experiment_values_name_the_field() -> None:
         tiny(name="")
     with pytest.raises(ExperimentError, match="metric names must be identifiers other than 'loss'"):
         tiny(metrics={"loss": lambda o, y: o.sum()})
-    with pytest.raises(ExperimentError, match="optimizer must be one of 'sgd', 'adamw', 'adam'; got optimizer='lion'"):
+    with pytest.raises(
+        ExperimentError,
+        match="optimizer must be one of 'sgd', 'adamw', 'adam', 'schedulefree_sgd', 'schedulefree_adamw'; "
+        "got optimizer='lion'",
+    ):
         tiny(optimizer="lion")
     with pytest.raises(TrainError, match="sgd\\(\\) has no option 'momentun'; did you mean 'momentum'"):
         OptimizerSpec.parse("sgd(momentun=0.9)")

@@ -333,7 +333,8 @@ def test_ray_backend_gives_the_same_trials_and_report(reference: Path, data_dir:
     mine, theirs = finals(out), finals(reference)
     for tid in mine:
         for key in ("train_loss", "train_acc", "test_acc"):
-            assert mine[tid][key] == pytest.approx(theirs[tid][key], abs=1e-4), (tid, key)
+            # exact: every trial trains with the same threads per run (one) wherever it runs
+            assert mine[tid][key] == theirs[tid][key], (tid, key)
     shutil.copytree(reference, tmp_path / "local")
     local = md_table(write_sweep_report(tmp_path / "local")[0].read_text())
     remote = md_table(write_sweep_report(out)[0].read_text())

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lrlab.errors import LrlabError, ResultsError
-from lrlab.lab.config import TrainConfig
+from lrlab.lab.config import OptimizerSpec, TrainConfig, run_spec
 from lrlab.lab.stats import LEVEL, Comparison, Metric, format_interval, format_mean_std, format_table
 from lrlab.lab.store import JobResults, read_results
 from lrlab.lab.summary import goal_of, job_comparison
@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 
 __all__ = ["JobResult", "RangeTestResult", "SweepResult", "compare", "find_lr", "load", "sweep", "train"]
 
-Schedules = Sequence[Schedule | str] | Mapping[str, Schedule | str]
+#: a run's schedule, or its schedule and its own optimizer (``("warmup(constant(0.1), steps=2)", "schedulefree_sgd")``)
+RunSpec = Schedule | str | tuple[Schedule | str, OptimizerSpec | str]
+Schedules = Sequence[RunSpec] | Mapping[str, RunSpec]
 
 
 def _pandas() -> Any:
@@ -174,17 +176,28 @@ def _values(rec: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # -- running jobs -----------------------------------------------------------------------------------------------
-def _pairs(schedules: Schedules | None, preset: Any) -> list[tuple[str, Schedule | str]]:
-    pairs: list[tuple[str, Schedule | str]] = []
+def _pairs(schedules: Schedules | None, preset: Any) -> list[tuple[str, Schedule | str, OptimizerSpec | str | None]]:
+    """(label, schedule, the run's own optimizer or None) per run of a seed."""
+    pairs: list[tuple[str, Schedule | str, OptimizerSpec | str | None]] = []
     if preset is not None:
-        pairs += [(r.label, r.schedule) for r in preset.runs]
+        pairs += [(r.label, r.schedule, None) for r in preset.runs]
     if isinstance(schedules, Mapping):
-        pairs += [(str(label), spec) for label, spec in schedules.items()]
+        pairs += [_run_pair(spec, str(label)) for label, spec in schedules.items()]
     elif schedules is not None:
         if isinstance(schedules, str | Schedule):
             schedules = [schedules]
-        pairs += [("", spec) for spec in schedules]
+        pairs += [_run_pair(spec, "") for spec in schedules]
     return pairs
+
+
+def _run_pair(spec: Any, label: str) -> tuple[str, Schedule | str, OptimizerSpec | str | None]:
+    """A spec, ``"[LABEL=]SCHEDULE[ @ OPTIMIZER]"`` or ``(schedule, optimizer)`` as (label, schedule, optimizer)."""
+    if isinstance(spec, tuple) and len(spec) == 2:
+        return label, spec[0], spec[1]
+    if isinstance(spec, str):
+        own_label, schedule, optimizer = run_spec(spec)
+        return label or own_label, schedule, optimizer
+    return label, spec, None
 
 
 def compare(
@@ -200,12 +213,15 @@ def compare(
     data: Any = None,
     out: str | Path | None = None,
     resume: bool = False,
+    overwrite: bool = False,
     device: str = "cpu",
     fused: bool | str = "auto",
     tensorboard: bool | None = None,
     progress: bool | Listener = True,
     report: bool | None = None,
     threads: int | None = None,
+    workers: int | str = "auto",
+    precision: str | None = None,
 ) -> JobResult:
     """Train several schedules side by side on the same batches, over `seeds`, and return the `JobResult`.
 
@@ -214,10 +230,21 @@ def compare(
     schedules and options (``"chapter"``). `seeds` is a count (seeds 0..N-1)
     or a list. The training options not given come from the preset, then
     from `TrainConfig`'s defaults; `optimizer` is a spec such as
-    ``"sgd(momentum=0.9)"`` (None: the experiment's). With `out` the job is
-    written there (resumable with ``resume=True``) with its report and, when
+    ``"sgd(momentum=0.9)"`` (None: the experiment's). A run may bring its own
+    optimizer: ``"warmup(constant(0.1), steps=2) @ schedulefree_sgd"`` or a
+    pair ``(schedule, optimizer)``, e.g. a schedule-free baseline beside
+    scheduled runs: ``{"cosine": "cosine(0.1, steps=30)", "schedule-free":
+    ("warmup(constant(0.1), steps=2)", "schedulefree_sgd(momentum=0.9)")}``
+    (a text spec may also start with ``LABEL=``). With `out` the job is
+    written there (resumable with ``resume=True``; a folder holding other
+    lrlab results is refused unless ``overwrite=True``, which removes them) with its report and, when
     tensorboard is installed, TensorBoard event files. `threads` is torch's
-    intra-op thread count while training (None: as set now); it is recorded.
+    intra-op thread count per run (None: one on the CPU); it is recorded, and a
+    run's numbers depend on it. `workers` is how many processes train the
+    runs (``"auto"``: the fastest count for this machine and job, printed at the
+    start); the numbers do not depend on it. `precision` ``"bfloat16"`` runs the
+    forward passes under torch's bfloat16 autocast (faster on CPUs with AVX-512
+    BF16 or AMX; other numbers, kept apart by the job's identity).
     """
     from lrlab.lab.loggers import tensorboard_logger
     from lrlab.lab.progress import progress_listener
@@ -234,14 +261,14 @@ def compare(
         base = base.replace(experiment=experiment.name)
     elif experiment is not None:
         base = base.replace(experiment=experiment)
-    config = base.replace(epochs=epochs, batch_size=batch_size, per=per, optimizer=optimizer)
+    config = base.replace(epochs=epochs, batch_size=batch_size, per=per, optimizer=optimizer, precision=precision)
     pairs = _pairs(schedules, loaded)
     if not pairs:
         raise LrlabError("compare needs at least one schedule (or a preset such as preset='chapter')")
     seed_list = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seed_list:
         raise LrlabError(f"seeds must be a count >= 1 or a non-empty list; got seeds={seeds!r}")
-    runs = [Run(spec, seed, label) for seed in seed_list for label, spec in pairs]
+    runs = [Run(spec, seed, label, optimizer) for seed in seed_list for label, spec, optimizer in pairs]
     if isinstance(progress, Listener):
         listener: Listener = progress
     else:
@@ -254,17 +281,30 @@ def compare(
         data=data,
         out=out,
         resume=resume,
+        overwrite=overwrite,
         device=device,
         fused=fused,
         listener=listener,
         loggers=[logger] if logger is not None else [],
         threads=threads,
+        workers=workers,
     )
+    if progress:
+        _say_plan(trainer, workers)
     trainer.run()
     result = JobResult(trainer.results())
     if out is not None and report is not False:
         result.report()
     return result
+
+
+def _say_plan(trainer: Any, asked: int | str) -> None:
+    """One line on how the job's runs are spread over processes and threads (and why, when it is not as asked)."""
+    from lrlab.lab.workers import describe_plan
+
+    if trainer.workers_note:
+        print(f"note: {trainer.workers_note}", flush=True)
+    print(describe_plan(len(trainer.runs), trainer.workers, trainer.threads, chosen=asked == "auto"), flush=True)
 
 
 def train(
@@ -320,12 +360,17 @@ class RangeTestResult:
         """`records` as a pandas ``DataFrame``."""
         return _pandas().DataFrame(self.records())
 
-    def save(self, folder: str | Path) -> list[Path]:
-        """Write ``find-lr.json`` (config, versions, the whole curve) and ``find-lr.png`` into `folder`."""
+    def save(self, folder: str | Path, *, overwrite: bool = False) -> list[Path]:
+        """Write ``find-lr.json`` (config, versions, the whole curve) and ``find-lr.png`` into `folder`.
+
+        A folder holding lrlab results (an earlier range test's too) is refused
+        unless `overwrite`, which removes them first.
+        """
         import json
         import uuid
 
-        from lrlab.lab.store import atomic_write_text, dumps
+        from lrlab.errors import LabError
+        from lrlab.lab.store import FolderLock, atomic_write_text, claim_folder, dumps
         from lrlab.lab.train import versions
         from lrlab.reports.plots import save_figure
 
@@ -336,8 +381,10 @@ class RangeTestResult:
             "versions": versions(),
             "result": self.result.to_dict(),
         }
-        atomic_write_text(out / "find-lr.json", json.dumps(json.loads(dumps(record)), indent=1) + "\n")
-        png = save_figure(self.plot(), out / "find-lr.png")
+        with FolderLock(out, error=LabError):
+            claim_folder(out, marker="find-lr.json", resume=False, overwrite=overwrite, error=LabError)
+            atomic_write_text(out / "find-lr.json", json.dumps(json.loads(dumps(record)), indent=1) + "\n")
+            png = save_figure(self.plot(), out / "find-lr.png")
         return [out / "find-lr.json", png]
 
     def __repr__(self) -> str:
@@ -527,12 +574,14 @@ def sweep(
     out: str | Path | None = None,
     backend: str = "local",
     address: str | None = None,
+    overwrite: bool = False,
     max_concurrent: int | None = None,
     asha: bool = False,
     device: str = "cpu",
     progress: bool = True,
     report: bool = True,
     threads: int | None = None,
+    workers: int | str = "auto",
 ) -> SweepResult:
     """Run a sweep -- a schedule template over a grid or random search, with seeds -- and return its `SweepResult`.
 
@@ -543,8 +592,11 @@ def sweep(
     (``{"lr": "loguniform:1e-3:1"}``, with `trials`). The given options replace
     the preset's. The trials run on `backend` (``"local"`` or ``"ray"``) into
     `out` (a new temporary folder when None); rerun with the same `out` to
-    resume. `experiment` may be an `Experiment` value (sent to Ray workers
-    by value).
+    resume (a folder holding other lrlab results is refused unless
+    ``overwrite=True``, which removes them). `experiment` may be an `Experiment` value (sent to Ray workers
+    by value). The local backend trains `workers` trials at a time in worker
+    processes (``"auto"``: the fastest count here), each with `threads` torch
+    threads (default one); the numbers do not depend on `workers`.
     """
     import tempfile
 
@@ -575,6 +627,7 @@ def sweep(
         folder,
         backend=backend,
         address=address,
+        overwrite=overwrite,
         data=data,
         experiment=experiment if experiment is not None and not isinstance(experiment, str) else None,
         device=device,
@@ -582,6 +635,7 @@ def sweep(
         asha=asha,
         max_concurrent=max_concurrent,
         threads=threads,
+        workers=workers,
     )
     result = SweepResult(folder)
     if report:

@@ -11,9 +11,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lrlab.cli._types import add_experiment_options, non_negative_int, positive_int
+from lrlab.cli._types import (
+    add_experiment_options,
+    add_overwrite_option,
+    add_workers_option,
+    int_at_least,
+    non_negative_int,
+    positive_int,
+)
 from lrlab.errors import SweepError
 from lrlab.sweeps.backends import BACKENDS
+from lrlab.sweeps.grid import MAX_TRIALS
 
 
 def add_commands(sub: Any) -> None:
@@ -49,7 +57,7 @@ def add_commands(sub: Any) -> None:
         metavar="NAME=DIST",
         help="random search: lr=loguniform:1e-3:1, uniform:A:B, int:A:B or choice:A,B (with --trials)",
     )
-    p.add_argument("--trials", type=positive_int, help="random draws (with --random)")
+    p.add_argument("--trials", type=int_at_least(1, MAX_TRIALS), help="random draws (with --random)")
     p.add_argument("--search-seed", type=non_negative_int, help="seed of the random draws (default 0)")
     p.add_argument("--seeds", help="training seeds: a count N (0..N-1) or a list 0,3,7 (default 1)")
     p.add_argument("--epochs", type=positive_int, help="epochs per trial (default: the sweep's, else 30)")
@@ -57,12 +65,14 @@ def add_commands(sub: Any) -> None:
     add_experiment_options(p)
     p.add_argument("--metric", metavar="[max:|min:]NAME", help="what decides the best setting (default max:test_acc)")
     p.add_argument("--out", metavar="DIR", help="sweep folder (default out/sweep-<name>-<date-time>)")
+    add_overwrite_option(p)
     p.add_argument(
         "--backend",
         choices=list(BACKENDS),
         default="local",
         help="where trials run: " + "; ".join(f"{b.name}: {b.description}" for b in BACKENDS.values()),
     )
+    add_workers_option(p, "trials (local backend)")
     p.add_argument("--address", help="address of a running Ray cluster (default: start Ray here)")
     p.add_argument("--max-concurrent", type=positive_int, help="most trials at once on Ray (default: the CPUs)")
     p.add_argument(
@@ -106,12 +116,14 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         out,
         backend=args.backend,
         address=args.address,
+        overwrite=args.overwrite,
         data_path=args.data,
         device=args.device,
         quiet=args.quiet,
         asha=args.asha,
         max_concurrent=args.max_concurrent,
         threads=args.threads,
+        workers=args.workers,
     )
     if outcome.records:
         print(outcome.summary().format())

@@ -9,13 +9,19 @@ is imported only when a training command runs, so ``lrlab --help`` and
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from lrlab.cli._types import add_experiment_options, non_negative_int, positive_int
+from lrlab.cli._types import (
+    add_experiment_options,
+    add_overwrite_option,
+    add_workers_option,
+    plain_warnings,
+    positive_int,
+    seed_int,
+)
 from lrlab.errors import TrainError
 
 
@@ -26,9 +32,7 @@ def add_commands(sub: Any) -> None:
         description="Train one schedule with one seed, record every epoch, and write a report.",
     )
     train.add_argument("--schedule", required=True, metavar="SPEC", help='e.g. "cosine(0.3, steps=20, final_lr=0.01)"')
-    train.add_argument(
-        "--seed", type=non_negative_int, default=0, help="seed of the weights and the batch order (default 0)"
-    )
+    train.add_argument("--seed", type=seed_int, default=0, help="seed of the weights and the batch order (default 0)")
     train.add_argument("--label", help="name of the run in tables and legends (default: the spec)")
     add_training_options(train, epochs_default=None)
     train.set_defaults(run=run_train)
@@ -42,7 +46,13 @@ def add_commands(sub: Any) -> None:
             "schedule won, judged by paired differences over the seeds."
         ),
     )
-    compare.add_argument("specs", nargs="*", metavar="SPEC", help="schedules to compare (or --preset)")
+    compare.add_argument(
+        "specs",
+        nargs="*",
+        metavar="SPEC",
+        help="schedules to compare (or --preset), each [LABEL=]SCHEDULE[ @ OPTIMIZER]: a run may name its own "
+        "optimizer, e.g. 'schedule-free=warmup(constant(0.1), steps=2) @ schedulefree_sgd(momentum=0.9)'",
+    )
     compare.add_argument("--preset", help="a preset of schedules and options, e.g. 'chapter'")
     compare.add_argument("--seeds", type=positive_int, default=1, help="seeds 0..N-1 for every schedule (default 1)")
     add_training_options(compare, epochs_default=None)
@@ -70,6 +80,7 @@ def add_training_options(p: argparse.ArgumentParser, *, epochs_default: int | No
     )
     p.add_argument("--out", metavar="DIR", help="results folder (default: out/<command>-<date-time>)")
     p.add_argument("--resume", action="store_true", help="continue the interrupted job in --out")
+    add_overwrite_option(p)
     p.add_argument(
         "--fused",
         choices=("auto", "on", "off"),
@@ -81,6 +92,13 @@ def add_training_options(p: argparse.ArgumentParser, *, epochs_default: int | No
         action=argparse.BooleanOptionalAction,
         default=None,
         help="TensorBoard event files in --out/tensorboard (default: when tensorboard is installed)",
+    )
+    add_workers_option(p, "runs")
+    p.add_argument(
+        "--precision",
+        choices=("float32", "bfloat16"),
+        help="float type of the forward passes: float32 (default) or bfloat16 under torch's autocast, faster on "
+        "CPUs with AVX-512 BF16 or AMX; its numbers differ (recorded in the job's identity)",
     )
     p.add_argument("--no-report", action="store_true", help="do not write the report at the end")
     p.add_argument("--quiet", action="store_true", help="plain log lines instead of a progress bar")
@@ -104,7 +122,8 @@ def run_compare(args: argparse.Namespace) -> int:
 def run_report(args: argparse.Namespace) -> int:
     from lrlab.api import load
 
-    result = load(args.folder)
+    with plain_warnings("report"):
+        result = load(args.folder)
     md, html = result.report()
     print(f"report: {md} and {html}")
     return 0
@@ -112,7 +131,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 # -- helpers -----------------------------------------------------------------------------------------
 def _run(
-    args: argparse.Namespace, schedules: list[str] | dict[str, str], *, seeds: list[int], preset: str | None, name: str
+    args: argparse.Namespace, schedules: list[str] | dict[str, Any], *, seeds: list[int], preset: str | None, name: str
 ) -> int:
     from lrlab.api import compare
     from lrlab.lab.progress import progress_listener
@@ -121,6 +140,8 @@ def _run(
     choices: dict[str, bool | str] = {"auto": "auto", "on": True, "off": False}
     fused = choices[args.fused]
     print(f"results in {out}", flush=True)
+    if args.resume and not (out / "job.json").is_file():
+        print(f"--resume: {out} holds no job to resume; starting it fresh", flush=True)
     try:
         result = compare(
             schedules,
@@ -134,12 +155,15 @@ def _run(
             data=args.data,
             out=out,
             resume=args.resume,
+            overwrite=args.overwrite,
             device=args.device,
             fused=fused,
             tensorboard=args.tensorboard,
             progress=progress_listener(quiet=args.quiet),
             report=not args.no_report,
             threads=args.threads,
+            workers=args.workers,
+            precision=args.precision,
         )
     except KeyboardInterrupt:
         print(f"stopped; the finished epochs are saved: rerun with --resume --out {out} to continue", file=sys.stderr)
@@ -154,17 +178,22 @@ def _run(
 
 def _resume_stored(args: argparse.Namespace) -> int:
     """``compare --resume --out DIR`` without SPECs: the runs and options stored in ``DIR/job.json``."""
+    from lrlab.lab.store import read_job
+
     path = Path(args.out) / "job.json"
     if not path.is_file():
         raise TrainError(f"--resume: {args.out} holds no job.json; give the SPECs or --preset of the job to start")
+    identity = read_job(path, fields=("job_id", "identity"))["identity"]
     try:
-        identity = json.loads(path.read_text())["identity"]
         config, runs = identity["config"], identity["runs"]
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise TrainError(f"--resume: {path} is not a job lrlab can resume ({exc!r})") from None
+        [(r["label"], r["schedule"], int(r["seed"])) for r in runs]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TrainError(f"--resume: {path} is not a job lrlab can resume (its identity lacks {exc})") from None
     seeds = sorted({int(r["seed"]) for r in runs})
-    labels = list(dict.fromkeys((r["label"], r["schedule"]) for r in runs))
-    for key in ("experiment", "epochs", "batch_size", "per", "optimizer"):
+    # a run with its own optimizer records it (``schedule @ optimizer`` runs)
+    labels = list(dict.fromkeys((r["label"], r["schedule"], r.get("optimizer")) for r in runs))
+    for key in ("experiment", "epochs", "batch_size", "per", "optimizer", "precision"):
         if getattr(args, key) is None:
             setattr(args, key, config.get(key))
-    return _run(args, dict(labels), seeds=seeds, preset=None, name="compare")
+    schedules = {label: (spec, own) if own else spec for label, spec, own in labels}
+    return _run(args, schedules, seeds=seeds, preset=None, name="compare")

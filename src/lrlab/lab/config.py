@@ -9,7 +9,8 @@ sweeps alike, so each default lives here once:
 * ``per`` -- what one unit of a schedule's clock is: ``"epoch"`` (epoch ``e``,
   from 0, trains at ``schedule(e)``) or ``"step"`` (update ``t`` at ``schedule(t)``);
 * ``optimizer`` -- an `OptimizerSpec` such as ``sgd(momentum=0.9, nesterov=True)``
-  or ``adamw(weight_decay=0.05)``; None keeps the experiment's own.
+  or ``adamw(weight_decay=0.05)``; None keeps the experiment's own. A run may
+  name its own (`run_spec`: ``"warmup(constant(0.1), steps=2) @ schedulefree_sgd"``).
 
 >>> TrainConfig.from_dict({"epochs": 5, "optimizer": "sgd(momentum=0.9)"}).optimizer
 OptimizerSpec('sgd(momentum=0.9)')
@@ -24,24 +25,53 @@ from __future__ import annotations
 import ast
 import math
 import numbers
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from lrlab.errors import TrainError, closest_names, invalid
 
-__all__ = ["DEFAULT_EXPERIMENT", "OPTIMIZERS", "PER", "OptimizerSpec", "TrainConfig"]
+__all__ = [
+    "DEFAULT_EXPERIMENT",
+    "OPTIMIZERS",
+    "PER",
+    "SCHEDULEFREE_INSTALL",
+    "OptimizerSpec",
+    "TrainConfig",
+    "run_spec",
+]
 
 PER = ("epoch", "step")
+#: the float types a job's forward passes may run in: float32, or bfloat16 under torch's autocast (opt-in)
+PRECISIONS = ("float32", "bfloat16")
 DEFAULT_EXPERIMENT = "fashion-mnist-lenet"
 
-#: the optimizers known by name, with torch's defaults for each option
+#: the optimizers known by name, with their library's defaults for each option (torch's, schedulefree's)
 OPTIMIZERS: dict[str, dict[str, Any]] = {
     "sgd": {"momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False},
     "adamw": {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01, "amsgrad": False},
     "adam": {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False},
+    # schedule-free (Defazio et al. 2024, the `schedulefree` package); its own warmup is off: the schedule warms up
+    "schedulefree_sgd": {"momentum": 0.9, "weight_decay": 0.0, "r": 0.0, "weight_lr_power": 2.0},
+    "schedulefree_adamw": {
+        "betas": (0.9, 0.999),
+        "eps": 1e-8,
+        "weight_decay": 0.0,
+        "r": 0.0,
+        "weight_lr_power": 2.0,
+    },
 }
-_TORCH_NAMES = {"sgd": "SGD", "adamw": "AdamW", "adam": "Adam"}
+#: each optimizer's module and class
+_CLASSES = {
+    "sgd": ("torch.optim", "SGD"),
+    "adamw": ("torch.optim", "AdamW"),
+    "adam": ("torch.optim", "Adam"),
+    "schedulefree_sgd": ("schedulefree", "SGDScheduleFree"),
+    "schedulefree_adamw": ("schedulefree", "AdamWScheduleFree"),
+}
+#: how to get the optional package of the schedule-free optimizers
+SCHEDULEFREE_INSTALL = "pip install 'lrlab[schedulefree]'"
 
 
 def _bad(name: str, value: Any, requirement: str, where: str) -> TrainError:
@@ -55,8 +85,12 @@ class OptimizerSpec:
     """An optimizer by name and options, written like a call: ``sgd(momentum=0.9, nesterov=True)``.
 
     ``name`` is one of `OPTIMIZERS`; ``options`` holds only the options that
-    differ from torch's defaults, so ``sgd`` and ``sgd(momentum=0.0)`` are the
-    same spec. The learning rate is not an option: the schedule sets it.
+    differ from the library's defaults, so ``sgd`` and ``sgd(momentum=0.0)`` are
+    the same spec. The learning rate is not an option: the schedule sets it,
+    for the schedule-free optimizers too (built with ``warmup_steps=0``).
+
+    >>> OptimizerSpec.parse("schedulefree_sgd(momentum=0.95)").describe()
+    'schedule-free SGD (momentum 0.95)'
     """
 
     name: str
@@ -76,6 +110,11 @@ class OptimizerSpec:
                 kept[key] = value
         if name == "sgd" and kept.get("nesterov") and (kept.get("momentum", 0.0) <= 0 or kept.get("dampening", 0.0)):
             raise _bad("nesterov", True, "used with momentum > 0 and dampening = 0", f"{where}: sgd()")
+        # schedule-free evaluates at x = y + (1/beta - 1)(y - z): its momentum (beta1) must be in (0, 1)
+        if name == "schedulefree_sgd" and kept.get("momentum", 0.9) == 0.0:
+            raise _bad("momentum", 0.0, "in (0, 1): schedule-free's interpolation needs it", f"{where}: {name}()")
+        if name == "schedulefree_adamw" and kept.get("betas", (0.9, 0.999))[0] == 0.0:
+            raise _bad("betas[0]", 0.0, "in (0, 1): schedule-free's interpolation needs it", f"{where}: {name}()")
         object.__setattr__(self, "name", name)
         object.__setattr__(self, "options", tuple(sorted(kept.items())))
 
@@ -112,8 +151,18 @@ class OptimizerSpec:
 
     @property
     def torch_name(self) -> str:
-        """The class in ``torch.optim``: ``SGD``, ``AdamW`` or ``Adam``."""
-        return _TORCH_NAMES[self.name]
+        """The optimizer's class: ``SGD``, ``AdamW``, ``Adam`` (``torch.optim``), ``SGDScheduleFree``, ..."""
+        return _CLASSES[self.name][1]
+
+    @property
+    def module(self) -> str:
+        """The module of its class: ``torch.optim`` or ``schedulefree`` (an optional extra)."""
+        return _CLASSES[self.name][0]
+
+    @property
+    def schedule_free(self) -> bool:
+        """Whether it is schedule-free: it steps at y and is evaluated at the average x (``.train()``/``.eval()``)."""
+        return self.module == "schedulefree"
 
     def describe(self) -> str:
         """For people: ``SGD (no momentum, no weight decay)``, ``AdamW (weight_decay 0.05)``."""
@@ -121,6 +170,11 @@ class OptimizerSpec:
         if self.name == "sgd" and not opts:
             return "SGD (no momentum, no weight decay)"
         shown = ", ".join(f"{k} {_text(v)}" for k, v in self.options)
+        if self.schedule_free:  # its momentum (or beta1) always shown: it decides the interpolation
+            base = "schedule-free " + {"SGDScheduleFree": "SGD", "AdamWScheduleFree": "AdamW"}[self.torch_name]
+            key = "momentum" if self.name == "schedulefree_sgd" else "betas"
+            kept = [(key, self.kwargs[key])] + [(k, v) for k, v in self.options if k != key]
+            return f"{base} ({', '.join(f'{k} {_text(v)}' for k, v in kept)})"
         return f"{self.torch_name} ({shown})" if shown else f"{self.torch_name} (torch's defaults)"
 
     def __str__(self) -> str:
@@ -130,6 +184,42 @@ class OptimizerSpec:
 
     def __repr__(self) -> str:
         return f"OptimizerSpec({str(self)!r})"
+
+
+_LABEL = re.compile(r"\s*([^=()\[\]@,'\"]+?)\s*=(?!=)\s*(.+)", re.DOTALL)
+
+
+def run_spec(text: str) -> tuple[str, str, OptimizerSpec | None]:
+    """``[LABEL=]SCHEDULE[ @ OPTIMIZER]`` as ``(label, schedule text, optimizer)``: a run of a compare in one string.
+
+    The optimizer after ``@`` is the run's own, in place of the job's (e.g. a
+    schedule-free baseline beside scheduled runs); the label names the run in
+    tables ("" when not given).
+
+    >>> run_spec("schedule-free=warmup(constant(0.1), steps=2) @ schedulefree_sgd(momentum=0.9)")
+    ('schedule-free', 'warmup(constant(0.1), steps=2)', OptimizerSpec('schedulefree_sgd'))
+    >>> run_spec("cosine(0.1, steps=30)")
+    ('', 'cosine(0.1, steps=30)', None)
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise _bad(
+            "spec", text, "a schedule such as 'cosine(0.1, steps=30)', optionally 'LABEL=' and '@ OPTIMIZER'", ""
+        )
+    label, rest = "", text.strip()
+    match = _LABEL.fullmatch(rest)
+    if match:
+        label, rest = match.group(1).strip(), match.group(2).strip()
+    if "@" not in rest:
+        return label, rest, None
+    try:
+        node = ast.parse(rest, mode="eval").body
+    except SyntaxError:
+        return label, rest, None  # not ours to explain: parsing the schedule says what is wrong
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult)) or isinstance(node.left, ast.BinOp):
+        return label, rest, None
+    schedule, optimizer = ast.get_source_segment(rest, node.left), ast.get_source_segment(rest, node.right)
+    assert schedule is not None and optimizer is not None
+    return label, schedule.strip(), OptimizerSpec.parse(optimizer.strip())
 
 
 def _text(value: Any) -> str:
@@ -148,7 +238,7 @@ def _checked(optimizer: str, key: str, value: Any) -> Any:
         if not isinstance(value, list | tuple) or len(value) != 2:
             raise _bad(key, value, "two numbers in [0, 1)", where)
         return tuple(_number(where, f"{key}[{i}]", v, below=1.0) for i, v in enumerate(value))
-    number = _number(where, key, value)
+    number = _number(where, key, value, below=1.0 if (key, optimizer) == ("momentum", "schedulefree_sgd") else math.inf)
     if key == "eps" and number == 0:
         raise _bad(key, value, "> 0", where)
     return number
@@ -172,6 +262,7 @@ class TrainConfig:
     batch_size: int = 256
     per: str = "epoch"
     optimizer: OptimizerSpec | None = field(default=None)
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         where = "training config"
@@ -184,6 +275,8 @@ class TrainConfig:
             object.__setattr__(self, name, int(value))
         if self.per not in PER:
             raise _bad("per", self.per, "'epoch' or 'step'", where)
+        if self.precision not in PRECISIONS:
+            raise _bad("precision", self.precision, "'float32' or 'bfloat16'", where)
         if self.optimizer is not None:
             object.__setattr__(self, "optimizer", OptimizerSpec.parse(self.optimizer))
 
@@ -206,6 +299,8 @@ class TrainConfig:
             "batch_size": self.batch_size,
             "per": self.per,
             "optimizer": None if self.optimizer is None else str(self.optimizer),
+            # only when asked for: the identity of every float32 job stays as it was
+            **({} if self.precision == "float32" else {"precision": self.precision}),
         }
 
     def replace(self, **changes: Any) -> TrainConfig:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import math
 import os
 import sys
 import tempfile
@@ -56,6 +57,8 @@ U8 = NDArray[np.uint8]
 LABELS_MAGIC = 0x00000801
 IMAGES_MAGIC = 0x00000803
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+#: the images' rows and columns: every model of the built-in experiments is made for them
+IMAGE_SHAPE = (28, 28)
 #: Where the Fashion-MNIST project (Zalando Research) serves its files; its README links here.
 FASHION_MNIST_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 
@@ -101,8 +104,6 @@ FASHION_MNIST_FILES = (
 _NAMES = tuple(f.name for f in FASHION_MNIST_FILES)
 
 
-
-
 def _fix_hint(path: Path) -> str:
     try:
         in_debian = path.resolve().is_relative_to(DEBIAN_DIR)
@@ -121,21 +122,63 @@ def _bad(path: Path, what: str) -> DataError:
 
 
 # -- IDX -------------------------------------------------------------------------------------------
-def _read_bytes(path: Path) -> bytes:
+#: the largest IDX file lrlab reads (2 GiB of values): a header asking for more is refused before reading
+MAX_IDX_BYTES = 2**31
+
+
+def _header(path: Path, head: bytes, magic: int | None) -> tuple[int, tuple[int, ...]]:
+    """Check an IDX header (`head`: its first bytes); returns its length and the dimensions it gives."""
+    if len(head) < 4:
+        raise _bad(path, f"it is {len(head)} bytes long, too short for an IDX header")
+    found = int.from_bytes(head[:4], "big")
+    if head[:2] != b"\0\0" or head[2] != 0x08 or not 1 <= head[3] <= 4:
+        raise _bad(path, f"not an unsigned-byte IDX file (magic number 0x{found:08x})")
+    if magic is not None and found != magic:
+        raise _bad(path, f"magic number 0x{found:08x}, expected 0x{magic:08x} ({_KIND.get(magic, 'IDX')})")
+    ndim = head[3]
+    size = 4 + 4 * ndim
+    if len(head) < size:
+        raise _bad(path, f"the header is truncated ({len(head)} bytes, {ndim} dimensions need {size})")
+    dims = tuple(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    if any(d <= 0 for d in dims):
+        raise _bad(path, f"the header gives the dimensions {dims}; each must be > 0")
+    values = math.prod(dims)
+    if values > MAX_IDX_BYTES:
+        raise _bad(path, f"the header gives the dimensions {dims}: {values} bytes, more than the limit {MAX_IDX_BYTES}")
+    return size, dims
+
+
+def _read_idx_bytes(path: Path, magic: int | None) -> tuple[bytes, int, tuple[int, ...]]:
+    """The file's IDX bytes (gunzipped as a stream, never more than its header announces), header size, dims."""
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as raw:
+            gz = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            stream: Any = gzip.GzipFile(fileobj=raw) if gz else raw
+            try:
+                head = stream.read(4)
+                head += stream.read(4 * head[3]) if len(head) == 4 and 1 <= head[3] <= 4 else b""
+                size, dims = _header(path, head, magic)
+                expected = size + math.prod(dims)
+                if not gz:
+                    actual = os.fstat(raw.fileno()).st_size
+                    if actual != expected:
+                        what = "truncated" if actual < expected else f"{actual - expected} bytes after the data"
+                        raise _bad(path, f"{what}: {actual} bytes, the header {dims} needs {expected}")
+                body = stream.read(expected - size + 1)  # one byte more than announced: a longer file is an error
+            except EOFError:
+                raise _bad(path, "the gzip stream is truncated") from None
+            except (gzip.BadGzipFile, zlib.error) as exc:
+                raise _bad(path, f"the gzip stream is corrupt ({exc})") from None
     except FileNotFoundError:
         raise DataError(f"{path}: no such file; {_fix_hint(path)}") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            return gzip.decompress(raw)
-        except EOFError:
-            raise _bad(path, "the gzip stream is truncated") from None
-        except (OSError, zlib.error) as exc:
-            raise _bad(path, f"the gzip stream is corrupt ({exc})") from None
-    return raw
+    if len(body) < expected - size:
+        raise _bad(path, f"truncated: {size + len(body)} bytes, the header {dims} needs {expected}")
+    if len(body) > expected - size:
+        raise _bad(path, f"more bytes than the header {dims} describes ({expected}); the file is not what it says")
+    return body, size, dims
 
 
 def read_idx(path: str | Path, *, magic: int | None = None) -> U8:
@@ -143,31 +186,14 @@ def read_idx(path: str | Path, *, magic: int | None = None) -> U8:
 
     Checks the magic number (``magic`` when given: ``0x801`` labels,
     ``0x803`` images), that every dimension is positive, and that the data
-    is exactly as long as the header says. Any problem raises one `DataError`
-    naming the file.
+    is exactly as long as the header says -- a gzip stream is decompressed
+    only up to that length (at most `MAX_IDX_BYTES`), so a file whose header
+    does not match its contents is refused without reading it all. Any
+    problem raises one `DataError` naming the file.
     """
     path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise _bad(path, f"it is {len(data)} bytes long, too short for an IDX header")
-    found = int.from_bytes(data[:4], "big")
-    if data[:2] != b"\0\0" or data[2] != 0x08 or not 1 <= data[3] <= 4:
-        raise _bad(path, f"not an unsigned-byte IDX file (magic number 0x{found:08x})")
-    if magic is not None and found != magic:
-        raise _bad(path, f"magic number 0x{found:08x}, expected 0x{magic:08x} ({_KIND.get(magic, 'IDX')})")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise _bad(path, f"the header is truncated ({len(data)} bytes, {ndim} dimensions need {header})")
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    if any(d <= 0 for d in dims):
-        raise _bad(path, f"the header gives the dimensions {dims}; each must be > 0")
-    expected = header + int(np.prod(dims, dtype=np.int64))
-    if len(data) < expected:
-        raise _bad(path, f"truncated: {len(data)} bytes, the header {dims} needs {expected}")
-    if len(data) > expected:
-        raise _bad(path, f"{len(data) - expected} bytes after the data the header {dims} describes")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    body, _, dims = _read_idx_bytes(path, magic)
+    return np.frombuffer(body, dtype=np.uint8).reshape(dims)
 
 
 _KIND = {LABELS_MAGIC: "labels", IMAGES_MAGIC: "images"}
@@ -250,6 +276,12 @@ def load_dataset(folder: str | Path) -> Dataset:
         test_size = "x".join(map(str, test_x.shape[1:]))
         train_size = "x".join(map(str, train_x.shape[1:]))
         raise _bad(paths["t10k-images-idx3-ubyte"], f"images are {test_size}, the training images {train_size}")
+    if train_x.shape[1:] != IMAGE_SHAPE:
+        size = "x".join(map(str, train_x.shape[1:]))
+        raise DataError(
+            f"{paths['train-images-idx3-ubyte']}: images are {size}; the Fashion-MNIST experiments need 28x28 "
+            "(give the folder of Fashion-MNIST, MNIST or KMNIST, or an experiment of your own for other images)"
+        )
     return Dataset(train_x, train_y, test_x, test_y, folder)
 
 

@@ -121,8 +121,11 @@ class Experiment:
       each is recorded as ``train_<name>`` and ``test_<name>`` (default:
       ``{"acc": accuracy}``; ``{}`` records the loss only);
     * ``optimizer`` is a name or spec (``"sgd(momentum=0.9)"``,
-      ``"adamw(weight_decay=0.05)"``) or a factory ``f(params, lr)`` returning a
-      ``torch.optim.Optimizer``;
+      ``"adamw(weight_decay=0.05)"``, ``"schedulefree_sgd"`` with the
+      schedulefree extra) or a factory ``f(params, lr)`` returning a
+      ``torch.optim.Optimizer`` (one with ``train()``/``eval()`` methods, such as
+      schedulefree's, is switched to ``eval()`` for each evaluation); a run of
+      a compare may name its own (``"schedule @ optimizer"``);
     * ``goal`` is the metric a comparison is judged by, e.g. ``"max:test_acc"``
       (default: the highest accuracy when one is recorded, else the lowest
       loss -- on the test set when there is one);

@@ -11,10 +11,14 @@ runs of the job:
   ``seed`` (`lrlab.lab.batches`), so runs with the same seed see the same
   batches in the same order -- a paired comparison of schedules -- and
   ``lrlab train --seed 3`` repeats a run of ``compare``;
-* its optimizer is the config's (or the experiment's), built at
-  ``schedule(0)``; the rate comes from `lrlab.torch.ScheduleLR`: with
-  ``per="epoch"`` epoch ``e`` (from 0) trains at ``schedule(e)``, with
-  ``per="step"`` update ``t`` (from 0) at ``schedule(t)``.
+* its optimizer is its own (``Run(..., optimizer=...)``), else the config's,
+  else the experiment's, built at ``schedule(0)``; the rate comes from
+  `lrlab.torch.ScheduleLR`: with ``per="epoch"`` epoch ``e`` (from 0) trains
+  at ``schedule(e)``, with ``per="step"`` update ``t`` (from 0) at ``schedule(t)``;
+* an optimizer with ``train()``/``eval()`` methods (the schedule-free ones)
+  is switched to ``train()`` before each epoch's updates and to ``eval()``
+  before the evaluation and the checkpoint: the records, the checkpoint and
+  the final model are at schedule-free's averaged point x, not at y.
 
 Runs are stepped one after another on each batch (``fused=False``), or all
 runs of a seed in one vectorised pass (``fused=True``: ``torch.func.vmap``
@@ -27,8 +31,11 @@ job never interrupted.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import math
 import platform
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -45,11 +52,13 @@ import lrlab
 from lrlab.errors import ExperimentError, TrainError, invalid
 from lrlab.frameworks.torch import ScheduleLR
 from lrlab.lab.batches import BatchSource, EvalSource, batch_source, eval_source
-from lrlab.lab.config import OptimizerSpec, TrainConfig
+from lrlab.lab.config import SCHEDULEFREE_INSTALL, OptimizerSpec, TrainConfig
 from lrlab.lab.experiment import Data, Experiment, Metric, call_user, cross_entropy, metric_names, resolve_experiment
-from lrlab.lab.store import JobResults, JobStore, now, results_from_records
+from lrlab.lab.store import JobResults, JobStore, data_fingerprint, now, results_from_records
+from lrlab.lab.workers import Shards, auto_workers, check_workers, data_bytes, default_threads, portable, work_of
 from lrlab.schedules.base import Schedule
 from lrlab.schedules.spec import parse
+from lrlab.schedules.units import bind, has_units, needs
 
 __all__ = [
     "Listener",
@@ -57,35 +66,79 @@ __all__ = [
     "RunOutcome",
     "TrainConfig",
     "Trainer",
+    "resolve_device",
     "resolve_fused",
     "train",
 ]
 
 _FORMAT = 2
 _CHECK_EVERY = 16  # batches between divergence checks (one host sync each)
+#: seeds are below 2**63 (torch's generators take a signed 64-bit seed)
+SEED_LIMIT = 2**63
+#: what torch says when an optimizer's step meets numbers too large for the parameters' type
+_NON_FINITE = re.compile(r"overflow|non-finite|\bnan\b|\binf\b|infinity", re.IGNORECASE)
 
 
 @dataclass(frozen=True, init=False)
 class Run:
-    """One run of a job: a schedule (or its text spec) and a seed, with a label for tables and legends."""
+    """One run of a job: a schedule (or its text spec) and a seed, with a label for tables and legends.
+
+    ``optimizer`` (a spec such as ``"schedulefree_sgd(momentum=0.9)"``) is the
+    run's own optimizer in place of the job's; its default label is then
+    ``"<schedule> @ <optimizer>"``.
+    """
 
     schedule: Schedule
     seed: int
     label: str
+    optimizer: OptimizerSpec | None
 
-    def __init__(self, schedule: Schedule | str, seed: int = 0, label: str = "") -> None:
+    def __init__(
+        self, schedule: Schedule | str, seed: int = 0, label: str = "", optimizer: OptimizerSpec | str | None = None
+    ) -> None:
         if isinstance(schedule, str):
             schedule = parse(schedule)
         if not isinstance(schedule, Schedule):
             raise invalid("schedule", schedule, "a Schedule or a text spec", where="Run")
         if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
             raise invalid("seed", seed, "an integer >= 0", where="Run", error=TrainError)
+        if seed >= SEED_LIMIT:
+            raise invalid("seed", seed, "< 2**63 (torch takes 64-bit signed seeds)", where="Run", error=TrainError)
+        spec = None if optimizer is None else OptimizerSpec.parse(optimizer)
         object.__setattr__(self, "schedule", schedule)
         object.__setattr__(self, "seed", int(seed))
-        object.__setattr__(self, "label", label or str(schedule))
+        object.__setattr__(self, "optimizer", spec)
+        object.__setattr__(self, "label", label or (str(schedule) if spec is None else f"{schedule} @ {spec}"))
 
     def identity(self) -> dict[str, Any]:
-        return {"label": self.label, "schedule": str(self.schedule), "seed": self.seed}
+        # a run without its own optimizer keeps the identity of earlier versions: their folders still resume
+        own = {} if self.optimizer is None else {"optimizer": str(self.optimizer)}
+        return {"label": self.label, "schedule": str(self.schedule), "seed": self.seed, **own}
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """`device` as a ``torch.device`` that torch can train on here, or a `TrainError` saying why not."""
+
+    def refuse(requirement: str) -> TrainError:
+        return invalid("device", str(device), requirement, where="train", error=TrainError)  # type: ignore[return-value]
+
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise refuse("a torch device such as 'cpu' or 'cuda'") from None
+    kind = resolved.type
+    if kind == "cpu":
+        return resolved
+    if kind == "meta":
+        raise refuse("a device that holds data ('meta' holds none)")
+    backend = getattr(torch.backends, "mps", None) if kind == "mps" else getattr(torch, kind, None)
+    available = getattr(backend, "is_available", None)
+    if not callable(available) or not available():
+        raise refuse(f"available (torch here has no {kind} device)")
+    count = getattr(backend, "device_count", None)
+    if resolved.index is not None and callable(count) and resolved.index >= count():
+        raise refuse(f"one of the {count()} {kind} devices ({kind}:0 to {kind}:{count() - 1})")
+    return resolved
 
 
 def resolve_fused(fused: bool | str, device: torch.device) -> bool:
@@ -170,7 +223,21 @@ def build_model(experiment: Experiment, seed: int) -> nn.Module:
 
 
 def build_optimizer(spec: OptimizerSpec | Any, params: Any, lr: float, name: str) -> torch.optim.Optimizer:
-    """The torch optimizer of `spec` (an `OptimizerSpec` or a factory ``f(params, lr)``) at rate `lr`."""
+    """The torch optimizer of `spec` (an `OptimizerSpec` or a factory ``f(params, lr)``) at rate `lr`.
+
+    A schedule-free optimizer is built with ``warmup_steps=0`` (the schedule
+    warms up) and put in train mode, ready to step.
+    """
+    if isinstance(spec, OptimizerSpec) and spec.schedule_free:
+        try:
+            schedulefree = importlib.import_module("schedulefree")  # an optional extra, without type hints
+        except ImportError:
+            raise TrainError(f"optimizer {spec} needs the schedulefree package: {SCHEDULEFREE_INSTALL}") from None
+        made_free: torch.optim.Optimizer = getattr(schedulefree, spec.torch_name)(
+            params, lr=lr, warmup_steps=0, **spec.kwargs
+        )
+        made_free.train()  # type: ignore[attr-defined]
+        return made_free
     if isinstance(spec, OptimizerSpec):
         optimizer_class = getattr(torch.optim, spec.torch_name)
         result: torch.optim.Optimizer = optimizer_class(params, lr=lr, **spec.kwargs)
@@ -188,8 +255,11 @@ class Trainer:
     ``module:factory``, a ``.py`` path; default: ``config.experiment``);
     `data` goes to a named experiment's factory (a folder of IDX files or a
     `lrlab.lab.data.Dataset` for the built-in ones). `threads` is torch's
-    intra-op thread count while the job trains (None: as it is set now); it
-    is recorded, and restored when the job ends. Everything is checked --
+    intra-op thread count per run while the job trains (None: as it is set
+    now); it is recorded, and restored when the job ends. `workers` > 1 trains
+    the runs in that many worker processes (`lrlab.lab.workers.Shards`),
+    ``"auto"`` as many as is fastest here (`lrlab.lab.workers.auto_workers`);
+    the numbers are the same with any count. Everything is checked --
     the experiment built, its model run on a first batch through the loss and
     the metrics -- before anything is written to `out`.
     """
@@ -203,12 +273,14 @@ class Trainer:
         data: Any = None,
         out: str | Path | None = None,
         resume: bool = False,
+        overwrite: bool = False,
         device: str | torch.device = "cpu",
         fused: bool | str = "auto",
         channels_last: bool | None = None,
         listener: Listener | None = None,
         loggers: Sequence[Listener] = (),
         threads: int | None = None,
+        workers: int | str = 1,
     ) -> None:
         if not runs:
             raise invalid("runs", list(runs), "a non-empty list of runs", where="train", error=TrainError)
@@ -216,16 +288,7 @@ class Trainer:
         config = config or TrainConfig()
         self.experiment = resolve_experiment(experiment if experiment is not None else config.experiment, data=data)
         self.config = config.replace(experiment=self.experiment.name)
-        try:
-            self.device = torch.device(device)
-        except RuntimeError:
-            raise invalid(
-                "device", device, "a torch device such as 'cpu' or 'cuda'", where="train", error=TrainError
-            ) from None
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise invalid(
-                "device", str(device), "available (torch sees no CUDA device)", where="train", error=TrainError
-            )
+        self.device = resolve_device(device)
         self.fused = resolve_fused(fused, self.device)
         if channels_last is None:
             channels_last = self.experiment.channels_last and self.device.type == "cpu"
@@ -244,27 +307,84 @@ class Trainer:
         self.listener = listener or Listener()
         self.loggers = list(loggers)
         self.batches = self.train_batches.count()
+        #: each run's schedule on the job's clock: times with units ("500ba", "90ep", "0.2dur") bound
+        self.schedules = [self._bound(r.schedule) for r in self.runs]
         self.epochs_done = 0
         self.job_id = uuid.uuid4().hex[:12]
         self.seconds = 0.0
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise invalid("threads", threads, "a whole number >= 1 (or None: as set)", where="train", error=TrainError)
+            raise invalid("threads", threads, "a whole number >= 1 (or None: one)", where="train", error=TrainError)
         #: torch's intra-op threads while this job trains (float sums are split by thread: they decide rounding)
-        self.threads = threads or torch.get_num_threads()
+        self.threads = threads or default_threads(self.device.type)
+        #: what a worker process needs to build this job's experiment again
+        self.experiment_reference = experiment if experiment is not None else config.experiment
+        self.data_reference = data
+        self.workers, self.workers_note = self._plan_workers(check_workers(workers))
+        #: each worker process's peak memory (MiB), once a job with workers has ended
+        self.worker_peak_mb: list[float] = []
         self._check_fit()
+        #: a cheap hash of the data (`lrlab.lab.store.data_fingerprint`): a resume must find the same data
+        self.data_fingerprint: str | None = data_fingerprint(loaded)
         self.store = JobStore(out) if out is not None else None
         if self.store is not None:
-            self._job_record = self.store.open(self.identity(), self._job_dict(), resume=resume)
-            self.job_id = str(self._job_record["job_id"])
-        self.outcomes = [self._new_outcome(i, run) for i, run in enumerate(self.runs)]
-        self.generators = {seed: torch.Generator().manual_seed(seed) for seed in self._seeds()}
-        if self.store is not None and resume and self.store.has_checkpoint():
-            self._load_checkpoint()
-        elif self.store is not None:
-            self.store.start([self.run_record(o) for o in self.outcomes], self.metric_names)
-            self.store.remove_checkpoint()
+            self._job_record = self.store.open(self.identity(), self._job_dict(), resume=resume, overwrite=overwrite)
+        try:
+            if self.store is not None:
+                self.job_id = str(self._job_record["job_id"])
+                self._keep_stored_threads(threads)
+                if "data_fingerprint" not in (self._job_record.get("identity") or {}):
+                    self.data_fingerprint = None  # a job from before data fingerprints: keep its identity
+            self.outcomes = [self._new_outcome(i, run) for i, run in enumerate(self.runs)]
+            self.generators = {seed: torch.Generator().manual_seed(seed) for seed in self._seeds()}
+            if self.store is not None and resume and self.store.has_checkpoint():
+                self._load_checkpoint()
+            elif self.store is not None:
+                self.store.start([self.run_record(o) for o in self.outcomes], self.metric_names)
+                self.store.remove_checkpoint()
+        except BaseException:
+            if self.store is not None:
+                self.store.close()  # drop the folder's lock
+            raise
 
     # -- setup ------------------------------------------------------------------------------
+    def _plan_workers(self, asked: int | str) -> tuple[int, str]:
+        """The worker processes this job trains in, and a note when it had to be fewer than asked."""
+        runs = len(self.runs)
+        if asked == "auto":
+            work = work_of(self.train_batches.size, self.config.epochs, runs)
+            count = auto_workers(runs, work, self.threads, data_bytes=data_bytes(self.data), device=self.device.type)
+        else:
+            assert isinstance(asked, int)
+            count = min(asked, runs)
+        if count > 1 and not portable((self.experiment_reference, self.data_reference)):
+            note = (
+                f"experiment {self.experiment.name!r} cannot be sent to worker processes (it is defined in "
+                "__main__, a notebook or a file loaded by path: give it as 'package.module:factory' or a .py "
+                "path to use workers); training in this process"
+            )
+            return 1, note
+        return count, ""
+
+    def _keep_stored_threads(self, asked: int | None) -> None:
+        """On resume, train with the threads per run the job started with: its numbers depend on them."""
+        stored = self._job_record.get("threads_per_run")
+        if not isinstance(stored, int) or isinstance(stored, bool) or stored == self.threads:
+            return
+        if asked is not None:
+            raise invalid(
+                "threads",
+                asked,
+                f"{stored}, the threads per run this job started with (they decide its rounding)",
+                where="resume",
+                error=TrainError,
+            )
+        self.threads = stored
+
+    @property
+    def seed_rank(self) -> dict[int, int]:
+        """Each seed's place in the order the job first meets it (its runs train in that order)."""
+        return {seed: i for i, seed in enumerate(dict.fromkeys(r.seed for r in self.runs))}
+
     def _seeds(self) -> list[int]:
         return sorted({r.seed for r in self.runs})
 
@@ -275,7 +395,26 @@ class Trainer:
     def identity(self) -> dict[str, Any]:
         """What decides the numbers: a resume must match it exactly."""
         config = {**self.config.to_dict(), "optimizer": self._optimizer_text()}
-        return {"config": config, "runs": [r.identity() for r in self.runs], "data": self.data.description}
+        return {
+            "config": config,
+            "runs": [{**r.identity(), **self._bound_entry(i)} for i, r in enumerate(self.runs)],
+            "data": self.data.description,
+            **({} if self.data_fingerprint is None else {"data_fingerprint": self.data_fingerprint}),
+        }
+
+    def _bound(self, schedule: Schedule) -> Schedule:
+        """`schedule` on the job's clock (`TrainConfig.per`), if it has times with units; else itself."""
+        if not has_units(schedule):
+            return schedule
+        if self.batches is None and "steps_per_epoch" in needs(schedule, self.config.per):
+            need = needs(schedule, self.config.per)["steps_per_epoch"]
+            raise TrainError(f"{need} needs the number of batches per epoch, which the training data do not say")
+        return bind(schedule, per=self.config.per, steps_per_epoch=self.batches, epochs=self.config.epochs)
+
+    def _bound_entry(self, index: int) -> dict[str, str]:
+        """``{"bound_schedule": spec}`` for a run whose written schedule has units (else nothing: old identities)."""
+        written, used = self.runs[index].schedule, self.schedules[index]
+        return {} if used is written else {"bound_schedule": str(used)}
 
     def _optimizer_text(self) -> str:
         if isinstance(self.optimizer_spec, OptimizerSpec):
@@ -293,6 +432,7 @@ class Trainer:
             "fused": self.fused,
             "channels_last": self.channels_last,
             "threads_per_run": self.threads,
+            "workers": self.workers,
             "versions": versions(),
             "created": now(),
         }
@@ -350,16 +490,21 @@ class Trainer:
                 raise ExperimentError(
                     f"experiment {name!r}: metric {metric!r} must give a scalar tensor; got {value!r}"
                 )
-        build_optimizer(self.optimizer_spec, model.parameters(), float(self.runs[0].schedule(0)), name)
+        for optimizer in dict.fromkeys(self._optimizer_of(r) for r in self.runs):  # each once: fail before training
+            build_optimizer(optimizer, model.parameters(), float(self.schedules[0](0)), name)
+
+    def _optimizer_of(self, run: Run) -> OptimizerSpec | Any:
+        """The run's own optimizer, else the job's (the config's, else the experiment's)."""
+        return run.optimizer if run.optimizer is not None else self.optimizer_spec
 
     def _new_outcome(self, index: int, run: Run) -> RunOutcome:
         model = build_model(self.experiment, run.seed).to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         optimizer = build_optimizer(
-            self.optimizer_spec, model.parameters(), float(run.schedule(0)), self.experiment.name
+            self._optimizer_of(run), model.parameters(), float(self.schedules[index](0)), self.experiment.name
         )
-        scheduler = ScheduleLR(optimizer, run.schedule)
+        scheduler = ScheduleLR(optimizer, self.schedules[index])
         return RunOutcome(index, run, f"{self.job_id}-{index}", model, optimizer, scheduler)
 
     def run_record(self, o: RunOutcome) -> dict[str, Any]:
@@ -370,10 +515,12 @@ class Trainer:
             "index": o.index,
             "label": o.run.label,
             "schedule": str(o.run.schedule),
+            **self._bound_entry(o.index),
             "seed": o.run.seed,
             **self.config.to_dict(),
-            "optimizer": self._optimizer_text(),
-            "optimizer_text": self._optimizer_description(),
+            "optimizer": self._optimizer_text() if o.run.optimizer is None else str(o.run.optimizer),
+            "optimizer_text": self._optimizer_description() if o.run.optimizer is None else o.run.optimizer.describe(),
+            **({} if o.run.optimizer is None else {"run_optimizer": str(o.run.optimizer)}),
             "batches_per_epoch": self.batches,
             "data": self.data.description,
             "device": str(self.device),
@@ -400,12 +547,21 @@ class Trainer:
                 for rec in o.history:
                     if rec["epoch"] == epoch:
                         records.extend(_with_divergence(rec))
-        if self.epochs_done == self.config.epochs:
+        if self.finished:
             records.append(self._end_record())
         return records
 
+    @property
+    def finished(self) -> bool:
+        """Every epoch is done, or no run is left to train (all diverged): the job ends."""
+        return self.epochs_done >= self.config.epochs or not any(o.live for o in self.outcomes)
+
     def _end_record(self) -> dict[str, Any]:
-        return {"type": "end", "job_id": self.job_id, "epochs": self.epochs_done, "seconds": round(self.seconds, 3)}
+        end: dict[str, Any] = {"type": "end", "job_id": self.job_id, "epochs": self.epochs_done}
+        end["seconds"] = round(self.seconds, 3)
+        if self.worker_peak_mb:
+            end["worker_peak_mb"] = self.worker_peak_mb
+        return end
 
     def _save_checkpoint(self) -> None:
         assert self.store is not None
@@ -418,17 +574,7 @@ class Trainer:
                 "identity": json.dumps(self.identity(), sort_keys=True),
                 "epochs_done": self.epochs_done,
                 "seconds": self.seconds,
-                "runs": [
-                    {
-                        "model": o.model.state_dict(),
-                        "optimizer": o.optimizer.state_dict(),
-                        "scheduler": o.scheduler.state_dict(),
-                        "diverged_epoch": o.diverged_epoch,
-                        "updates": o.updates,
-                        "history": [json.dumps(r) for r in o.history],  # key order kept
-                    }
-                    for o in self.outcomes
-                ],
+                "runs": [self.run_state(o) for o in self.outcomes],
                 "generators": {str(seed): g.get_state() for seed, g in self.generators.items()},
                 "torch_rng": torch.get_rng_state(),
             }
@@ -441,20 +587,47 @@ class Trainer:
         state = self.store.load_checkpoint()
         if state.get("format") != _FORMAT or state.get("identity") != json.dumps(self.identity(), sort_keys=True):
             raise TrainError(f"{self.store.folder} holds a checkpoint of another job; choose another --out folder")
-        self.epochs_done = int(state["epochs_done"])
-        self.seconds = float(state["seconds"])
-        for o, saved in zip(self.outcomes, state["runs"], strict=True):
-            o.model.load_state_dict(saved["model"])
-            o.optimizer.load_state_dict(saved["optimizer"])
-            o.scheduler.load_state_dict(saved["scheduler"])
-            o.diverged_epoch = saved["diverged_epoch"]
-            o.updates = int(saved.get("updates", 0))
-            o.history = [json.loads(r) for r in saved["history"]]
-        for seed, g in self.generators.items():
-            g.set_state(state["generators"][str(seed)])
-        torch.set_rng_state(state["torch_rng"])
+        try:
+            self.epochs_done = int(state["epochs_done"])
+            self.seconds = float(state["seconds"])
+            for o, saved in zip(self.outcomes, state["runs"], strict=True):
+                self.load_run_state(o, saved)
+            for seed, g in self.generators.items():
+                g.set_state(state["generators"][str(seed)])
+            torch.set_rng_state(state["torch_rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            what = f"lacks {exc.args[0]!r}" if isinstance(exc, KeyError) else f"cannot be restored ({exc})"
+            raise TrainError(
+                f"{self.store.folder / 'checkpoint.pt'} {what}; delete it to train the job again from epoch 1"
+            ) from None
         # The metrics file may hold records of the epoch that was cut short: rewrite it from the checkpoint.
         self.store.start(self._records(), self.metric_names)
+
+    @staticmethod
+    def run_state(o: RunOutcome) -> dict[str, Any]:
+        """A run's state as plain data (a checkpoint's entry; also what a worker sends after an epoch)."""
+        import json
+
+        return {
+            "model": o.model.state_dict(),
+            "optimizer": o.optimizer.state_dict(),
+            "scheduler": o.scheduler.state_dict(),
+            "diverged_epoch": o.diverged_epoch,
+            "updates": o.updates,
+            "history": [json.dumps(r) for r in o.history],  # key order kept
+        }
+
+    @staticmethod
+    def load_run_state(o: RunOutcome, saved: dict[str, Any]) -> None:
+        """Put a run where `run_state` left it."""
+        import json
+
+        o.model.load_state_dict(saved["model"])
+        o.optimizer.load_state_dict(saved["optimizer"])
+        o.scheduler.load_state_dict(saved["scheduler"])
+        o.diverged_epoch = saved["diverged_epoch"]
+        o.updates = int(saved.get("updates", 0))
+        o.history = [json.loads(r) for r in saved["history"]]
 
     # -- training ---------------------------------------------------------------------------
     def run(self) -> list[RunOutcome]:
@@ -464,14 +637,23 @@ class Trainer:
         torch.set_num_threads(self.threads)
         for hook in hooks:
             hook.started(self)
+        shards: Shards | None = None
+        failed = True
         try:
-            while self.epochs_done < self.config.epochs:
-                self._epoch(self.epochs_done + 1)
+            if self.workers > 1 and self.epochs_done < self.config.epochs:
+                shards = Shards(self, self.workers)
+            while not self.finished:  # a job whose runs all diverged ends here
+                self._epoch(self.epochs_done + 1, shards)
+            if shards is not None:
+                self.worker_peak_mb = shards.peak_memory()
+            failed = False
             if self.store is not None and not self.store.ended():
                 self.store.append([self._end_record()])
             for hook in hooks:
                 hook.finished(self)
         finally:
+            if shards is not None:
+                shards.close(terminate=failed)
             torch.set_num_threads(before)
             if self.store is not None:
                 self.store.close()
@@ -479,7 +661,20 @@ class Trainer:
                 hook.close()
         return self.outcomes
 
-    def _epoch(self, epoch: int) -> None:
+    def _epoch(self, epoch: int, shards: Shards | None = None) -> None:
+        started = time.perf_counter()
+        records = self.train_epoch(epoch) if shards is None else shards.epoch(epoch)
+        if self.store is not None:
+            self.store.append(records)
+        self.epochs_done = epoch
+        self.seconds += time.perf_counter() - started
+        if self.store is not None:
+            self._save_checkpoint()
+        for hook in (self.listener, *self.loggers):
+            hook.epoch(epoch, records)
+
+    def train_epoch(self, epoch: int) -> list[dict[str, Any]]:
+        """Train and evaluate every live run for epoch `epoch` (from 1); return the epoch's records."""
         started = time.perf_counter()
         # Draw every seed's order, even for seeds whose runs all diverged: the orders must not
         # depend on which runs are left.
@@ -494,6 +689,7 @@ class Trainer:
                 o.seconds = 0.0
                 o.lr_first = o.lr
                 o.stopped = False
+                _optimizer_mode(o.optimizer, "train")
         trained = [o for group in groups.values() for o in group]
         streams = {seed: self.train_batches.batches(seed, epoch, orders[seed]) for seed in groups}
         b = 0
@@ -521,20 +717,19 @@ class Trainer:
         self._check_divergence(trained)
         if self.batches is None:
             self.batches = b
-        records = self._finish_epoch(epoch, trained, started)
-        if self.store is not None:
-            self.store.append(records)
-        self.epochs_done = epoch
-        self.seconds += time.perf_counter() - started
-        if self.store is not None:
-            self._save_checkpoint()
-        for hook in (self.listener, *self.loggers):
-            hook.epoch(epoch, records)
+        return self._finish_epoch(epoch, trained, started)
+
+    def _autocast(self) -> Any:
+        """The forward passes' float type: bfloat16 under torch's autocast when the config asks for it."""
+        if self.config.precision == "bfloat16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _step_plain(self, o: RunOutcome, x: torch.Tensor, y: torch.Tensor) -> None:
         t0 = time.perf_counter()
-        outputs = o.model(x)
-        loss = self.experiment.loss(outputs, y)
+        with self._autocast():
+            outputs = o.model(x)
+            loss = self.experiment.loss(outputs, y)
         o.optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         self._update(o, loss.detach(), outputs.detach(), y)
@@ -552,8 +747,9 @@ class Trainer:
         def forward(params: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
             return functional_call(base, params, (inputs,))  # type: ignore[no-any-return]
 
-        outputs = vmap(forward, in_dims=(0, None))(stacked, x)  # K x B x ...
-        losses = self._fused_losses(outputs, y)
+        with self._autocast():
+            outputs = vmap(forward, in_dims=(0, None))(stacked, x)  # K x B x ...
+            losses = self._fused_losses(outputs, y)
         for o in live:
             o.optimizer.zero_grad(set_to_none=True)
         losses.sum().backward()  # type: ignore[no-untyped-call]
@@ -575,7 +771,15 @@ class Trainer:
         o.lr_last = o.lr
         for logger in self.loggers:
             logger.update(o, o.updates, o.lr_last)
-        o.optimizer.step()
+        try:
+            o.optimizer.step()
+        except RuntimeError as exc:  # e.g. Adam at lr 1e38: "value cannot be converted to type float without overflow"
+            if not _NON_FINITE.search(str(exc)):
+                raise
+            assert o.loss_sum is not None
+            o.loss_sum += math.nan  # recorded as diverged in this epoch
+            o.stopped = True
+            return
         o.updates += 1
         if self.config.per == "step":
             o.scheduler.step()
@@ -597,13 +801,26 @@ class Trainer:
 
     @torch.inference_mode()
     def _evaluate(self, model: nn.Module) -> list[torch.Tensor]:
-        """The test loss sum and metric sums of `model` (tensors: no host sync), and the example count."""
+        """The test loss sum and metric sums of `model` (tensors: no host sync), and the example count.
+
+        The model is in eval mode meanwhile: dropout off, BatchNorm with its running statistics (which the
+        test data must not change), and back in train mode after.
+        """
+        assert self.test_batches is not None
+        model.eval()
+        try:
+            return self._evaluate_sums(model)
+        finally:
+            model.train()
+
+    def _evaluate_sums(self, model: nn.Module) -> list[torch.Tensor]:
         assert self.test_batches is not None
         loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         sums: dict[str, torch.Tensor] = {}
         seen = 0
         for x, y in self.test_batches.batches():
-            outputs = model(x)
+            with self._autocast():
+                outputs = model(x)
             n = len(y)
             loss_sum += self.experiment.loss(outputs, y).to(torch.float64) * n
             _accumulate(sums, self.metrics, outputs, y, n)
@@ -615,6 +832,7 @@ class Trainer:
         tests: list[list[torch.Tensor] | None] = []
         for o in trained:
             t0 = time.perf_counter()
+            _optimizer_mode(o.optimizer, "eval")  # schedule-free: evaluate (and checkpoint) at the average x
             tests.append(None if o.stopped or self.test_batches is None else self._evaluate(o.model))
             o.seconds += time.perf_counter() - t0
         width = 1 + len(self.metrics)
@@ -661,6 +879,13 @@ class Trainer:
             o.history.append(rec)
             records.extend(_with_divergence(rec))
         return records
+
+
+def _optimizer_mode(optimizer: torch.optim.Optimizer, mode: str) -> None:
+    """``optimizer.train()`` or ``.eval()`` where it has them: a schedule-free optimizer steps at y, is judged at x."""
+    method = getattr(optimizer, mode, None)
+    if callable(method):
+        method()
 
 
 def _accumulate(

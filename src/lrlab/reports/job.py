@@ -118,7 +118,7 @@ class JobInfo:
             goal=goal_of(results),
             # a folder without an experiment record predates experiments: every job then was the chapter's
             reference=exp.get("reference") if recorded is not None else "chapter",
-            optimizer=str(first.get("optimizer_text") or first.get("optimizer") or config.get("optimizer") or "SGD"),
+            optimizer=_optimizers(results, config),
             batch_size=config.get("batch_size", first.get("batch_size", "?")),
             per=str(config.get("per") or first.get("per", "epoch")),
             epochs_planned=int(config.get("epochs") or first.get("epochs") or done),
@@ -154,6 +154,20 @@ class JobInfo:
     def test_set(self) -> str:
         """How the text names the test data: with its real size when the folder records it."""
         return "the test set" if self.test_examples is None else f"the {self.test_examples:,} test images"
+
+
+def _optimizers(results: JobResults, config: Mapping[str, Any]) -> str:
+    """The job's optimizer, then each run's own where one named it: ``SGD (...), except schedule-free: ...``."""
+
+    def text(run: RunResults) -> str:
+        return str(run.config.get("optimizer_text") or run.config.get("optimizer") or config.get("optimizer") or "SGD")
+
+    shared = [run for run in results.runs if not run.config.get("run_optimizer")]
+    own = {run.label: text(run) for run in results.runs if run.config.get("run_optimizer")}
+    if not own:
+        return text(results.runs[0])
+    listed = "; ".join(f"{label}: {name}" for label, name in own.items())
+    return f"{text(shared[0])}, except {listed}" if shared else listed
 
 
 def _metrics_in(results: JobResults) -> list[str]:
@@ -196,13 +210,14 @@ def _rates(run: RunResults) -> tuple[Any, Any]:
     """x, y of `run`'s rates as used: per epoch its records' ``lr_first``; per step its schedule at each update."""
     per_epoch = run.config.get("batches_per_epoch")
     if run.config.get("per") == "step" and isinstance(per_epoch, int) and per_epoch > 0:
-        try:
-            schedule = parse(str(run.config["schedule"]))
+        t = np.arange(len(run.epochs) * per_epoch, dtype=np.float64)
+        try:  # the schedule on the job's clock: bound when it was written with units
+            schedule = parse(str(run.config.get("bound_schedule") or run.config["schedule"]))
+            rates = np.asarray(schedule(t), dtype=np.float64)
         except LrlabError:  # a spec of another lrlab version: the records alone
-            schedule = None
-        if schedule is not None:
-            t = np.arange(len(run.epochs) * per_epoch, dtype=np.float64)
-            return rate_steps(np.asarray(schedule(t), dtype=np.float64), per_epoch)
+            rates = None
+        if rates is not None:
+            return rate_steps(rates, per_epoch)
     return rate_steps(run.series("lr_first"))
 
 
@@ -308,7 +323,9 @@ def _table(results: JobResults, info: JobInfo, comparison: Comparison, book: Map
     for stats in comparison.rows:
         runs = groups[stats.label]
         spec = str(runs[0].config.get("schedule", ""))
-        cells = [f"`{spec}`" if stats.label == spec else f"{stats.label}: `{spec}`", str(stats.runs)]
+        own = runs[0].config.get("run_optimizer")  # a run that named its own optimizer (``schedule @ optimizer``)
+        shown, plain = (f"`{spec}` with `{own}`", f"{spec} @ {own}") if own else (f"`{spec}`", spec)
+        cells = [shown if stats.label == plain else f"{stats.label}: {shown}", str(stats.runs)]
         for metric in info.metrics:
             e = estimate([final_value(r, metric) for r in runs], bounds=Metric.parse(metric).bounds)
             cells.append(format_mean_std(e.mean, e.std, e.n))

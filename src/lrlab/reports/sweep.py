@@ -27,6 +27,7 @@ from lrlab.lab.store import ResultsError, RunResults, read_results
 from lrlab.reports import plots
 from lrlab.reports.page import Bullets, Image, Page, Paragraph, Section, Table
 from lrlab.schedules.spec import parse
+from lrlab.schedules.units import bind, has_units
 from lrlab.sweeps.run import SWEEP, TRIALS, TrialRecord, is_sweep_folder, read_trial_records
 from lrlab.sweeps.summary import SettingSummary, Summary, conclusion, summarize
 from lrlab.sweeps.sweep import Sweep, setting_id, sweep_from_dict
@@ -99,12 +100,16 @@ def _schedules_figure(sf: _Folder, summary: Summary) -> Figure:
     ax = fig.subplots()
     for row in rows:
         record = sf.setting_records(row)[0]
-        per_epoch = 1
-        if sf.sweep.per == "step":
+        schedule = parse(record.spec)
+        per_epoch = batches = 1
+        if sf.sweep.per == "step" or has_units(schedule):
             config = read_results(sf.path / TRIALS / record.trial_id).runs[0].config
-            per_epoch = int(config.get("batches_per_epoch") or 1)
+            batches = int(config.get("batches_per_epoch") or 1)
+            per_epoch = batches if sf.sweep.per == "step" else 1
+        if has_units(schedule):  # on the trials' clock, as the trainer bound it
+            schedule = bind(schedule, per=sf.sweep.per, steps_per_epoch=batches, epochs=int(sf.sweep.epochs))
         t = np.arange(sf.sweep.epochs * per_epoch, dtype=np.float64)
-        x, y = plots.rate_steps(np.asarray(parse(record.spec)(t), dtype=np.float64), per_epoch)
+        x, y = plots.rate_steps(np.asarray(schedule(t), dtype=np.float64), per_epoch)
         ax.plot(x, y, drawstyle="steps-pre", lw=plots.line_width(len(rows)), label=row.name if legend else None)
     unit = "update" if sf.sweep.per == "step" else "epoch"
     count = "" if legend else f", {len(rows)} settings"

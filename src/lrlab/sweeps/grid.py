@@ -13,6 +13,12 @@ and trial ids stay readable.
 A random search draws settings from ``uniform:A:B``, ``loguniform:A:B``,
 ``int:A:B`` (both ends included) or ``choice:A,B,C`` (`Distribution`);
 continuous draws are rounded to 6 significant digits too.
+
+Sizes are checked before any work starts, and refused outright past a limit
+(`MAX_VALUES` values of one parameter, `MAX_SEEDS` seeds, `MAX_TRIALS` trials
+in a sweep: `check_size`), naming the number and the limit: a sweep that
+large is a typo far more often than a plan, and one that is meant is better
+run as several sweeps.
 """
 
 from __future__ import annotations
@@ -30,10 +36,46 @@ import numpy as np
 from lrlab.errors import SweepError, closest_names
 from lrlab.sweeps.template import Number, bad, format_number, is_number, round_significant
 
-__all__ = ["Distribution", "parse_values", "parse_grid", "parse_random", "parse_seeds"]
+__all__ = [
+    "MAX_SEEDS",
+    "MAX_TRIALS",
+    "MAX_VALUES",
+    "Distribution",
+    "check_size",
+    "parse_values",
+    "parse_grid",
+    "parse_random",
+    "parse_seeds",
+]
 
 #: significant digits kept for range values (``log:``, ``lin:``) and continuous random draws
 VALUE_DIGITS = 6
+#: the most values one grid parameter may take (a range's COUNT, a list's length)
+MAX_VALUES = 10_000
+#: the most training seeds of a sweep; a seed itself is below 2**63 (torch's generators take 64-bit signed seeds)
+MAX_SEEDS = 1_000
+SEED_LIMIT = 2**63
+#: the most trials of a sweep (settings x seeds), and of random draws
+MAX_TRIALS = 10_000
+
+
+def check_size(grid: Mapping[str, Sequence[Any]], draws: int, seeds: int, *, where: str = "sweep") -> int:
+    """The number of trials -- grid values multiplied, times the random draws, times the seeds -- or a refusal.
+
+    >>> check_size({"lr": (0.1, 0.2), "w": (0, 1, 2)}, 0, 3)
+    18
+    """
+    settings = math.prod(len(values) for values in grid.values())
+    total = settings * max(draws, 1) * seeds
+    if total > MAX_TRIALS:
+        parts = [f"{name}: {len(values)} values" for name, values in grid.items()]
+        parts += [f"{draws} random draws"] if draws else []
+        parts.append(f"{seeds} seeds")
+        raise SweepError(
+            f"{where}: {total} trials ({' x '.join(parts)}) is more than the limit of {MAX_TRIALS}; "
+            "sweep fewer values or seeds, or split it into several sweeps"
+        )
+    return total
 
 
 def _to_number(token: str) -> Number:
@@ -66,6 +108,8 @@ def _range(name: str, text: str, where: str) -> tuple[float, ...]:
         raise bad(name, text, form, where) from None
     if count < 1:
         raise bad(name, text, form, where)
+    if count > MAX_VALUES:
+        raise bad(name, text, f"{kind}:START:STOP:COUNT with COUNT <= {MAX_VALUES} (the limit)", where)
     if kind == "log":
         if not (a > 0 and b > 0):
             raise bad(name, text, "log:START:STOP:COUNT with START > 0 and STOP > 0", where)
@@ -117,6 +161,8 @@ def parse_values(name: str, text: Any, *, where: str = "grid") -> tuple[Number, 
         values = tuple(int(v) if isinstance(v, numbers.Integral) else float(v) for v in items)
     else:
         raise bad(name, text, "a list of numbers or a range string such as 'log:1e-3:1:7'", where)
+    if len(values) > MAX_VALUES:
+        raise bad(name, f"{len(values)} values", f"at most {MAX_VALUES} values (the limit)", where)
     seen: set[str] = set()
     for value in values:
         key = format_number(value)
@@ -146,6 +192,7 @@ def parse_grid(items: Sequence[str] | Mapping[str, Any], *, where: str = "--grid
         if name in grid:
             raise bad(name, text, "given once (it is already in the grid)", where)
         grid[name] = parse_values(name, text, where=where)
+    check_size(grid, 0, 1, where=where)
     return grid
 
 
@@ -243,6 +290,8 @@ def parse_seeds(value: Any, *, where: str = "") -> tuple[int, ...]:
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         if value < 1:
             raise bad("seeds", value, requirement, where)
+        if int(value) > MAX_SEEDS:
+            raise bad("seeds", value, f"a count <= {MAX_SEEDS} (the limit)", where)
         return tuple(range(int(value)))
     if not isinstance(value, Sequence) or isinstance(value, str):
         raise bad("seeds", value, requirement, where)
@@ -253,4 +302,8 @@ def parse_seeds(value: Any, *, where: str = "") -> tuple[int, ...]:
         or len(set(items)) != len(items)
     ):
         raise bad("seeds", value, requirement, where)
+    if len(items) > MAX_SEEDS:
+        raise bad("seeds", f"{len(items)} seeds", f"at most {MAX_SEEDS} seeds (the limit)", where)
+    if max(int(s) for s in items) >= SEED_LIMIT:
+        raise bad("seeds", value, "whole numbers from 0 to 2**63 - 1", where)
     return tuple(int(s) for s in items)

@@ -42,8 +42,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lrlab.lab.store import METRICS, ResultsError, atomic_write_text, dumps, read_results
+from lrlab.lab.store import (
+    LOCK,
+    METRICS,
+    FolderLock,
+    ResultsError,
+    atomic_write_text,
+    claim_folder,
+    data_fingerprint,
+    dumps,
+    read_results,
+)
 from lrlab.sweeps.backends import BACKENDS, get_backend
+from lrlab.sweeps.grid import check_size
 from lrlab.sweeps.summary import Summary, summarize
 from lrlab.sweeps.sweep import Sweep, SweepError, Trial, expand
 
@@ -188,7 +199,9 @@ def _differences(stored: Mapping[str, Any], mine: Mapping[str, Any]) -> str:
     return "; ".join(diffs) or "the fingerprints differ"
 
 
-def _prepare_folder(sweep: Sweep, out: Path, data_source: str, experiment: Mapping[str, Any]) -> None:
+def _prepare_folder(
+    sweep: Sweep, out: Path, data_source: str, experiment: Mapping[str, Any], fingerprint: str = ""
+) -> None:
     path = out / SWEEP
     if path.is_file():
         try:
@@ -206,8 +219,13 @@ def _prepare_folder(sweep: Sweep, out: Path, data_source: str, experiment: Mappi
                 f"{out} holds a sweep trained on other data (data={stored.get('data')!r}, now "
                 f"data={data_source!r}); give the same --data to resume, or choose another --out folder"
             )
+        if stored.get("data_fingerprint", fingerprint) != fingerprint:
+            raise SweepError(
+                f"{out} holds a sweep trained on other data (data_fingerprint={stored['data_fingerprint']!r}, now "
+                f"{fingerprint!r}: the files under --data changed); give the same data to resume, or --overwrite"
+            )
         return
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and any(p.name != LOCK for p in out.iterdir()):
         raise SweepError(f"--out {str(out)!r} is not empty and holds no {SWEEP}; choose an empty or new folder")
     record = {
         "format": _FORMAT,
@@ -215,6 +233,7 @@ def _prepare_folder(sweep: Sweep, out: Path, data_source: str, experiment: Mappi
         "sweep": sweep.to_dict(),
         "trials": [t.trial_id for t in expand(sweep)],
         "data": data_source,
+        "data_fingerprint": fingerprint,
         "experiment": dict(experiment),
         "versions": _versions(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -341,6 +360,7 @@ class SweepJob:
     asha: bool = False
     listener: Any = None
     threads: int | None = None
+    workers: int = 1
 
     @property
     def run_trial(self) -> Callable[..., TrialRecord]:
@@ -405,6 +425,8 @@ def run_sweep(
     experiment: Experiment | str | None = None,
     listener: Any = None,
     threads: int | None = None,
+    workers: int | str = "auto",
+    overwrite: bool = False,
 ) -> SweepOutcome:
     """Run every unfinished trial of `sweep` into `out` (see the module docstring); returns what is finished.
 
@@ -415,8 +437,12 @@ def run_sweep(
     `lrlab.lab.data.Dataset` or a folder, `data_path` being the same -- and its
     data are loaded once for all trials. `listener` (a `lrlab.lab.train.Listener`)
     receives the training hooks of the local backend (tests use it to interrupt).
-    Every trial trains with `threads` torch threads (default: this process's
-    setting), whichever backend runs it.
+    Every trial trains with `threads` torch threads (default: one), whichever
+    backend runs it. The local backend trains `workers` trials at a time in
+    worker processes (``"auto"``: the fastest count here, see
+    `lrlab.lab.workers.auto_workers`); the numbers do not depend on it.
+    The folder is locked while the sweep runs (`lrlab.lab.store.FolderLock`);
+    one holding other lrlab results is refused unless `overwrite`, which removes them.
     """
     chosen = get_backend(backend)
     for option, value in (("asha", asha), ("address", address)):
@@ -426,6 +452,7 @@ def run_sweep(
     if max_concurrent is not None and (isinstance(max_concurrent, bool) or max_concurrent < 1):
         raise SweepError(f"max_concurrent must be a whole number >= 1; got max_concurrent={max_concurrent!r}")
     out = Path(out)
+    check_size(sweep.grid, sweep.trials if sweep.random else 0, len(sweep.seeds))  # before expanding: a refusal
     trials = expand(sweep)
     config = train_config(sweep)
     loaded, record = _experiment(experiment if experiment is not None else config.experiment, data, data_path)
@@ -436,7 +463,15 @@ def run_sweep(
             f"(it records {', '.join(record['metrics'])}); set the sweep's conclusion_metric (--metric)"
         )
     _check(trials, config, loaded, device)
-    _prepare_folder(sweep, out, loaded.data.description, record)  # type: ignore[union-attr]
+    lock = FolderLock(out, error=SweepError)  # held until the sweep ends (released in the finally below)
+    lock.acquire()
+    try:
+        claim_folder(out, marker=SWEEP, resume=True, overwrite=overwrite, error=SweepError)
+        fingerprint = data_fingerprint(loaded.data)
+        _prepare_folder(sweep, out, loaded.data.description, record, fingerprint)  # type: ignore[union-attr]
+    except BaseException:
+        lock.release()
+        raise
     started = time.perf_counter()
     skipped = [t.trial_id for t in trials if _finished(out / TRIALS / t.trial_id) is not None]
     todo = [t for t in trials if t.trial_id not in skipped]
@@ -458,14 +493,18 @@ def run_sweep(
         max_concurrent=max_concurrent,
         asha=asha,
         listener=listener,
-        threads=_threads(threads),
+        threads=_threads(threads, device),
+        workers=_workers(workers, todo, config, loaded, threads, device),
     )
     try:
         chosen.run(job)
     finally:
         log.close()
-        if (out / SWEEP).is_file():
-            _write_results(out)
+        try:
+            if (out / SWEEP).is_file():
+                _write_results(out)
+        finally:
+            lock.release()
     records = read_trial_records(out)
     return SweepOutcome(out, sweep, records, [t.trial_id for t in todo], skipped, time.perf_counter() - started)
 
@@ -478,11 +517,27 @@ def _check(trials: list[Trial], config: TrainConfig, experiment: Experiment, dev
         Trainer([Run(trials[0].schedule, trials[0].seed)], config, experiment, device=device)
 
 
-def _threads(threads: int | None) -> int:
-    """The torch threads of every trial: `threads`, or this process's setting."""
-    import torch
+def _threads(threads: int | None, device: str) -> int:
+    """The torch threads of every trial: `threads`, or the lab's default (one on the CPU)."""
+    from lrlab.lab.workers import default_threads
 
-    return threads or torch.get_num_threads()
+    return threads or default_threads(device)
+
+
+def _workers(
+    asked: int | str, todo: list[Trial], config: TrainConfig, experiment: Experiment, threads: int | None, device: str
+) -> int:
+    """How many trials the local backend trains at a time: `asked`, or the fastest count for this sweep."""
+    from lrlab.lab.workers import auto_workers, check_workers, data_bytes, work_of
+
+    chosen = check_workers(asked, where="sweep")
+    if chosen != "auto":
+        return min(int(chosen), max(1, len(todo)))
+    data = experiment.data
+    train = getattr(data, "train", None)
+    examples = len(train[0]) if isinstance(train, tuple | list) and train else None
+    work = work_of(examples, config.epochs, len(todo))
+    return auto_workers(len(todo), work, _threads(threads, device), data_bytes=data_bytes(data), device=device)
 
 
 def _experiment(ref: Experiment | str, data: Any, data_path: str | Path | None) -> tuple[Experiment, dict[str, Any]]:

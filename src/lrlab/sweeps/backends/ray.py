@@ -40,6 +40,7 @@ def _ray_session(address: str | None, max_concurrent: int | None) -> Iterator[An
         yield ray
         return
     if address is not None:
+        _probe(address)
         ray.init(address=address, log_to_driver=False)
     else:
         ray.init(num_cpus=max_concurrent or os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
@@ -47,6 +48,33 @@ def _ray_session(address: str | None, max_concurrent: int | None) -> Iterator[An
         yield ray
     finally:
         ray.shutdown()
+
+
+#: seconds to wait for a Ray cluster's port to answer before giving up
+PROBE_SECONDS = 10.0
+
+
+def _probe(address: str, timeout: float = PROBE_SECONDS) -> None:
+    """Refuse at once an `address` whose port does not answer (``ray.init`` would retry for minutes).
+
+    ``HOST:PORT`` is the cluster's GCS (``ray start --head`` prints it), ``ray://HOST:PORT``
+    a Ray Client server; ``auto`` and ``local`` are Ray's own words and are left to it.
+    """
+    import socket
+
+    if address in ("auto", "local"):
+        return
+    text = address.removeprefix("ray://")
+    host, sep, port_text = text.rpartition(":")
+    start = "start one with `ray start --head` and give the address it prints, or leave out --address to start Ray here"
+    if not sep or not host or not port_text.isdigit():
+        raise SweepError(f"address must be HOST:PORT or ray://HOST:PORT ({start}); got address={address!r}")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port_text)), timeout=timeout):
+            pass
+    except OSError as exc:
+        reason = "no answer" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise SweepError(f"no Ray cluster answers at {address} ({reason}); {start}") from None
 
 
 @register_backend(
