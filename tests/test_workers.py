@@ -14,8 +14,10 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+import lrlab
 from fixtures_data import write_dataset
 from lrlab.api import compare
 from lrlab.errors import TrainError
@@ -227,3 +229,31 @@ def test_bfloat16_is_an_opt_in_with_its_own_identity(data_dir: Path, tmp_path: P
     assert abs(b.final["train_loss"] - a.final["train_loss"]) < 0.05 * a.final["train_loss"]
     with pytest.raises(TrainError, match=r"precision must be 'float32' or 'bfloat16'; got precision='fp16'"):
         TrainConfig(precision="fp16")
+
+
+def test_tensorboard_gets_every_updates_rate_from_the_workers(data_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    specs = ["warmup(cosine(0.2, steps=10), steps=4)", "linear(0.2, 0.0, steps=16)"]
+    out = tmp_path / "tb"
+    compare(
+        specs,
+        epochs=2,
+        batch_size=32,
+        per="step",
+        data=str(data_dir),
+        out=out,
+        progress=False,
+        report=False,
+        workers=2,
+        tensorboard=True,
+    )
+    updates = 2 * 256 // 32
+    for folder in sorted((out / "tensorboard").iterdir()):
+        events = EventAccumulator(str(folder))
+        events.Reload()
+        lrs = events.Scalars("lr")
+        spec = specs[0] if folder.name.startswith("warmup") else specs[1]
+        assert [e.step for e in lrs] == list(range(updates))
+        np.testing.assert_allclose([e.value for e in lrs], lrlab.parse(spec)(np.arange(updates)), rtol=1e-6)

@@ -307,6 +307,7 @@ class ShardSpec:
     fused: bool
     channels_last: bool
     threads: int
+    updates: bool = False  # send every update's rate (the job has loggers that want them)
 
 
 def _setup_shard(context: WorkerContext, spec: ShardSpec) -> int | None:
@@ -318,6 +319,10 @@ def _setup_shard(context: WorkerContext, spec: ShardSpec) -> int | None:
         def batch(self, epoch: int, index: int, batches: int | None) -> None:
             context.emit("batch", epoch, index)
 
+    class Updates(Listener):
+        def update(self, outcome: Any, index: int, lr: float) -> None:
+            context.emit("update", outcome.index, index, lr)
+
     trainer = Trainer(
         [Run(*run) for run in spec.runs],
         TrainConfig.from_dict(spec.config),
@@ -327,6 +332,7 @@ def _setup_shard(context: WorkerContext, spec: ShardSpec) -> int | None:
         fused=spec.fused,
         channels_last=spec.channels_last,
         listener=Ticks(),
+        loggers=[Updates()] if spec.updates else [],
         threads=spec.threads,
         workers=1,
     )
@@ -408,6 +414,7 @@ class Shards:
                     fused=trainer.fused,
                     channels_last=trainer.channels_last,
                     threads=trainer.threads,
+                    updates=bool(trainer.loggers),
                 )
                 self.pool.call(k, _setup_shard, spec)
             self._gather()
@@ -429,6 +436,11 @@ class Shards:
         return results
 
     def _tick(self, worker: int, event: tuple[Any, ...]) -> None:
+        if event[0] == "update":  # a run's update and its rate, for the job's loggers (TensorBoard)
+            _, run, update, lr = event
+            for logger in self.trainer.loggers:
+                logger.update(self.trainer.outcomes[run], update, lr)
+            return
         kind, epoch, index = event
         if kind != "batch":
             return
