@@ -278,10 +278,14 @@ def _may_hold(schedule: Any) -> tuple[str, ...]:
     """The fields of `schedule`'s family declared as times or schedules (all fields if undeclared)."""
     if not dataclasses.is_dataclass(schedule):
         return ()
+    from lrlab.schedules.base import Requirement  # base imports this module
+
     names = []
     for field in dataclasses.fields(schedule):
         need = field.metadata.get("lrlab.requirement")
-        if need is None or need.time or need.kind in ("schedule", "schedules"):
+        # a field with its own kind of check (WSD's decay: a name or a schedule) may hold a schedule too
+        custom = need is not None and type(need) is not Requirement
+        if need is None or custom or need.time or need.kind in ("schedule", "schedules"):
             names.append(field.name)
     return tuple(names)
 
