@@ -87,12 +87,17 @@ def tensors_view(full: Any, n_train: int | None, n_test: int | None) -> Any:
 
 def _job(data: Any, runs: int, epochs: int, mode: str) -> list[Any]:
     """Train the job; ``mode="sequential"``: `runs` one-run jobs one after another (plain path)."""
+    import torch
+
     train, _ = _api()
     config = train.TrainConfig(epochs=epochs)
     specs = [train.Run(s, seed=0, label=s) for s in (SCHEDULES * (runs // len(SCHEDULES) + 1))[:runs]]
+    # one process with this process's threads (OMP_NUM_THREADS): these rows measure the kernels and the
+    # in-process paths; the trainer's own default (one thread per run, runs in worker processes) is benchmark 5
+    threads = {"threads": torch.get_num_threads(), "workers": 1}
     if mode == "sequential":
-        return [o for r in specs for o in train.Trainer([r], config, data, fused=False).run()]
-    return list(train.Trainer(specs, config, data, fused=MODES[mode]).run())
+        return [o for r in specs for o in train.Trainer([r], config, data, fused=False, **threads).run()]
+    return list(train.Trainer(specs, config, data, fused=MODES[mode], **threads).run())
 
 
 def timed_runs(

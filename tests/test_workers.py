@@ -196,7 +196,7 @@ def test_auto_spreads_runs_over_the_cores_within_memory(monkeypatch: pytest.Monk
     assert auto_workers(5, 10**9, 1) == 5  # one run each: the OS shares 2 cores fairly among 5
     assert auto_workers(15, 10**9, 1) == 2 * workers.WORKERS_PER_CORE
     assert auto_workers(15, 10**9, 2) == workers.WORKERS_PER_CORE  # 2 threads each: half the processes
-    monkeypatch.setattr(workers, "memory_bytes", lambda: 2 * 2**30)  # 1 GiB for workers of 400 MiB + 200 MiB data
+    monkeypatch.setattr(workers, "memory_bytes", lambda: 2 * 2**30)  # 1 GiB for workers of 768 MiB + 200 MiB data
     assert auto_workers(15, 10**9, 1, data_bytes=200 * 2**20) == 1
 
 

@@ -58,8 +58,9 @@ __all__ = [
 MIN_WORK = 300_000
 #: at most this many workers per core: more only add switching and memory
 WORKERS_PER_CORE = 4
-#: a worker's memory beyond its data: the interpreter, torch, the model (measured: benchmarks/RESULTS.md)
-WORKER_BASE_BYTES = 400 * 2**20
+#: a worker's peak memory beyond its data: the interpreter, torch, oneDNN's buffers, the data's loading
+#: (measured: 951 MB for the chapter's LeNet with 220 MB of data, benchmarks/RESULTS.md section 5)
+WORKER_BASE_BYTES = 768 * 2**20
 
 
 def cores() -> int:
