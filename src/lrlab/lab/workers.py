@@ -80,7 +80,11 @@ def memory_bytes() -> int | None:
 
 
 def default_threads(device: str) -> int:
-    """Torch threads per run unless told: one on the CPU (the cores go to more runs at once), one elsewhere."""
+    """Torch threads per run unless told: one, whatever the job and the `device`.
+
+    A run's numbers depend on its threads (they split float sums), so the default must not depend on the
+    job's size: then ``lrlab train --seed 3`` repeats run 3 of a compare. The cores go to more runs at once.
+    """
     return 1
 
 
