@@ -478,7 +478,8 @@ class Shards:
             for rec in records:
                 by_run.setdefault(rec["run_id"], []).append(rec)
         # the records in the order one process writes them: runs grouped by seed, in job order
-        order = sorted(trainer.outcomes, key=lambda o: (trainer.seed_rank[o.run.seed], o.index))
+        rank = trainer.seed_rank
+        order = sorted(trainer.outcomes, key=lambda o: (rank[o.run.seed], o.index))
         return [rec for o in order for rec in by_run.get(o.run_id, [])]
 
     def peak_memory(self) -> list[float]:
