@@ -257,3 +257,14 @@ def test_tensorboard_gets_every_updates_rate_from_the_workers(data_dir: Path, tm
         spec = specs[0] if folder.name.startswith("warmup") else specs[1]
         assert [e.step for e in lrs] == list(range(updates))
         np.testing.assert_allclose([e.value for e in lrs], lrlab.parse(spec)(np.arange(updates)), rtol=1e-6)
+
+
+def test_a_bad_worker_count_is_refused_by_name_before_anything_is_locked(data_dir: Path, tmp_path: Path) -> None:
+    sweep = Sweep(template="constant({lr})", grid={"lr": (0.1,)}, seeds=(0,), epochs=1, options={"batch_size": 64})
+    for bad in (0, -1, True, "many"):
+        with pytest.raises(TrainError, match=rf"workers must be a whole number >= 1 or 'auto'; got workers={bad!r}"):
+            run_sweep(sweep, tmp_path / "s", data_path=data_dir, quiet=True, workers=bad)
+        with pytest.raises(TrainError, match=rf"got workers={bad!r}"):
+            one_run(data_dir, tmp_path / "j", workers=bad)
+    assert not (tmp_path / "j").exists()
+    assert run_sweep(sweep, tmp_path / "s", data_path=data_dir, quiet=True, workers=1).complete  # nothing held

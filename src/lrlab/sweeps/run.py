@@ -451,6 +451,9 @@ def run_sweep(
             raise SweepError(f"{option}={value!r} needs backend={users}; got backend={backend!r}")
     if max_concurrent is not None and (isinstance(max_concurrent, bool) or max_concurrent < 1):
         raise SweepError(f"max_concurrent must be a whole number >= 1; got max_concurrent={max_concurrent!r}")
+    from lrlab.lab.workers import check_workers
+
+    check_workers(workers, where="sweep")  # a bad count is refused before the folder is locked
     out = Path(out)
     check_size(sweep.grid, sweep.trials if sweep.random else 0, len(sweep.seeds))  # before expanding: a refusal
     trials = expand(sweep)
@@ -469,42 +472,38 @@ def run_sweep(
         claim_folder(out, marker=SWEEP, resume=True, overwrite=overwrite, error=SweepError)
         fingerprint = data_fingerprint(loaded.data)
         _prepare_folder(sweep, out, loaded.data.description, record, fingerprint)  # type: ignore[union-attr]
-    except BaseException:
-        lock.release()
-        raise
-    started = time.perf_counter()
-    skipped = [t.trial_id for t in trials if _finished(out / TRIALS / t.trial_id) is not None]
-    todo = [t for t in trials if t.trial_id not in skipped]
-    log = _Log(quiet, len(trials), len(skipped))
-    log.metric = metric
-    log.line(
-        f"sweep {sweep.name or sweep.template!r}: {len(trials)} trials ({len(skipped)} already done), "
-        f"{config.epochs} epochs each, backend {backend}; results in {out}"
-    )
-    job = SweepJob(
-        sweep,
-        todo,
-        config,
-        loaded,
-        out,
-        log,
-        device=device,
-        address=address,
-        max_concurrent=max_concurrent,
-        asha=asha,
-        listener=listener,
-        threads=_threads(threads, device),
-        workers=_workers(workers, todo, config, loaded, threads, device),
-    )
-    try:
-        chosen.run(job)
-    finally:
-        log.close()
+        started = time.perf_counter()
+        skipped = [t.trial_id for t in trials if _finished(out / TRIALS / t.trial_id) is not None]
+        todo = [t for t in trials if t.trial_id not in skipped]
+        log = _Log(quiet, len(trials), len(skipped))
+        log.metric = metric
+        log.line(
+            f"sweep {sweep.name or sweep.template!r}: {len(trials)} trials ({len(skipped)} already done), "
+            f"{config.epochs} epochs each, backend {backend}; results in {out}"
+        )
+        job = SweepJob(
+            sweep,
+            todo,
+            config,
+            loaded,
+            out,
+            log,
+            device=device,
+            address=address,
+            max_concurrent=max_concurrent,
+            asha=asha,
+            listener=listener,
+            threads=_threads(threads, device),
+            workers=_workers(workers, todo, config, loaded, threads, device),
+        )
         try:
+            chosen.run(job)
+        finally:
+            log.close()
             if (out / SWEEP).is_file():
                 _write_results(out)
-        finally:
-            lock.release()
+    finally:
+        lock.release()
     records = read_trial_records(out)
     return SweepOutcome(out, sweep, records, [t.trial_id for t in todo], skipped, time.perf_counter() - started)
 
