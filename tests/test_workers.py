@@ -268,3 +268,17 @@ def test_a_bad_worker_count_is_refused_by_name_before_anything_is_locked(data_di
             one_run(data_dir, tmp_path / "j", workers=bad)
     assert not (tmp_path / "j").exists()
     assert run_sweep(sweep, tmp_path / "s", data_path=data_dir, quiet=True, workers=1).complete  # nothing held
+
+
+def test_a_model_with_dropout_gives_the_same_numbers_alone_beside_others_and_in_workers(tmp_path: Path) -> None:
+    specs = ["constant(0.2)", "cosine(0.3, steps=3)", "constant(0.05)"]
+    settings: dict[str, Any] = {"experiment": "dropout_experiment:make", "epochs": 3, "batch_size": 32}
+    settings.update(progress=False, report=False, threads=1)
+    together = compare(specs, seeds=[0, 1], out=tmp_path / "one", workers=1, **settings)
+    compare(specs, seeds=[0, 1], out=tmp_path / "two", workers=2, **settings)
+    compare([specs[1]], seeds=[1], out=tmp_path / "alone", workers=1, **settings)
+    assert numbers(tmp_path / "two") == numbers(tmp_path / "one")
+    keys = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr_first", "lr_last")
+    alone = [tuple(r[k] for k in keys) for r in numbers(tmp_path / "alone") if r.get("type") == "epoch"]
+    (run,) = [r for r in together.results.runs if r.config["label"] == specs[1] and r.config["seed"] == 1]
+    assert alone == [tuple(rec[k] for k in keys) for rec in run.epochs] and len(alone) == 3

@@ -7,6 +7,8 @@ the experiment, the config, its schedule and its seed, never on the other
 runs of the job:
 
 * its model is built with torch's RNG seeded with ``seed``;
+* its random layers (dropout) draw from its own random state, seeded with
+  ``seed`` and kept in the checkpoint, not from a state shared with the other runs;
 * its batches follow an order drawn from a ``torch.Generator`` seeded with
   ``seed`` (`lrlab.lab.batches`), so runs with the same seed see the same
   batches in the same order -- a paired comparison of schedules -- and
@@ -193,6 +195,9 @@ class RunOutcome:
     lr_first: float = math.nan
     lr_last: float = math.nan
     stopped: bool = False  # diverged in the current epoch
+    #: the run's own CPU random state for its training steps (dropout and other random layers draw from it),
+    #: so its numbers do not depend on the runs trained beside it in the same process
+    rng: torch.Tensor | None = None
 
     @property
     def live(self) -> bool:
@@ -505,7 +510,9 @@ class Trainer:
             self._optimizer_of(run), model.parameters(), float(self.schedules[index](0)), self.experiment.name
         )
         scheduler = ScheduleLR(optimizer, self.schedules[index])
-        return RunOutcome(index, run, f"{self.job_id}-{index}", model, optimizer, scheduler)
+        outcome = RunOutcome(index, run, f"{self.job_id}-{index}", model, optimizer, scheduler)
+        outcome.rng = torch.Generator().manual_seed(run.seed).get_state()
+        return outcome
 
     def run_record(self, o: RunOutcome) -> dict[str, Any]:
         return {
@@ -615,6 +622,7 @@ class Trainer:
             "diverged_epoch": o.diverged_epoch,
             "updates": o.updates,
             "history": [json.dumps(r) for r in o.history],  # key order kept
+            "rng": o.rng,
         }
 
     @staticmethod
@@ -628,6 +636,8 @@ class Trainer:
         o.diverged_epoch = saved["diverged_epoch"]
         o.updates = int(saved.get("updates", 0))
         o.history = [json.loads(r) for r in saved["history"]]
+        if saved.get("rng") is not None:  # checkpoints of earlier versions have none
+            o.rng = saved["rng"]
 
     # -- training ---------------------------------------------------------------------------
     def run(self) -> list[RunOutcome]:
@@ -725,13 +735,28 @@ class Trainer:
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
+    @contextlib.contextmanager
+    def _own_rng(self, o: RunOutcome) -> Any:
+        """Run the block on the run's own CPU random state (dropout masks and the like), then put it back."""
+        if o.rng is None:
+            yield
+            return
+        outer = torch.get_rng_state()
+        torch.set_rng_state(o.rng)
+        try:
+            yield
+        finally:
+            o.rng = torch.get_rng_state()
+            torch.set_rng_state(outer)
+
     def _step_plain(self, o: RunOutcome, x: torch.Tensor, y: torch.Tensor) -> None:
         t0 = time.perf_counter()
-        with self._autocast():
-            outputs = o.model(x)
-            loss = self.experiment.loss(outputs, y)
-        o.optimizer.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
+        with self._own_rng(o):
+            with self._autocast():
+                outputs = o.model(x)
+                loss = self.experiment.loss(outputs, y)
+            o.optimizer.zero_grad(set_to_none=True)
+            loss.backward()  # type: ignore[no-untyped-call]
         self._update(o, loss.detach(), outputs.detach(), y)
         o.seconds += time.perf_counter() - t0
 
