@@ -23,7 +23,7 @@ from lrlab.api import compare
 from lrlab.errors import TrainError
 from lrlab.lab.config import TrainConfig
 from lrlab.lab.train import Listener, Run, Trainer
-from lrlab.lab.workers import MIN_WORK, auto_workers, plan_shards, portable
+from lrlab.lab.workers import MIN_WORK, Executor, Task, auto_workers, portable
 from lrlab.sweeps.run import run_sweep
 from lrlab.sweeps.sweep import Sweep
 
@@ -104,10 +104,10 @@ def test_ctrl_c_stops_every_worker_and_resume_with_other_counts_ends_the_same(
 
 
 class KillWorker(Listener):
-    """Kills one worker process (as the kernel's OOM killer would) in the middle of epoch 2."""
+    """Kills one worker process (as the kernel's OOM killer would) once epoch 1 is saved, with epochs 2-3 to go."""
 
-    def batch(self, epoch: int, index: int, batches: int | None) -> None:
-        if epoch == 2 and index == 2:
+    def epoch(self, epoch: int, records: list[dict[str, Any]]) -> None:
+        if epoch == 1:
             worker = next(p for p in multiprocessing.active_children() if p.name == "lrlab-worker-1")
             os.kill(worker.pid, signal.SIGKILL)  # type: ignore[arg-type]
 
@@ -193,17 +193,59 @@ def test_auto_spreads_runs_over_the_cores_within_memory(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(workers, "cores", lambda: 2)
     monkeypatch.setattr(workers, "memory_bytes", lambda: 24 * 2**30)
-    assert auto_workers(5, 10**9, 1) == 5  # one run each: the OS shares 2 cores fairly among 5
+    assert auto_workers(5, 10**9, 1) == 2  # one per core: the runs' epochs go to whichever comes free
     assert auto_workers(15, 10**9, 1) == 2 * workers.WORKERS_PER_CORE
     assert auto_workers(15, 10**9, 2) == workers.WORKERS_PER_CORE  # 2 threads each: half the processes
+    monkeypatch.setattr(workers, "cores", lambda: 16)
+    assert auto_workers(5, 10**9, 1) == 5  # never more workers than runs
     monkeypatch.setattr(workers, "memory_bytes", lambda: 2 * 2**30)  # 1 GiB for workers of 768 MiB + 200 MiB data
     assert auto_workers(15, 10**9, 1, data_bytes=200 * 2**20) == 1
 
 
-def test_shards_are_dealt_in_turn() -> None:
-    assert plan_shards(5, 2) == [[0, 2, 4], [1, 3]]
-    assert plan_shards(2, 5) == [[0], [1]]
-    assert sorted(i for shard in plan_shards(15, 8) for i in shard) == list(range(15))
+class FakePool:
+    """A `WorkerPool` stand-in: calls run when `wait` asks for the next result, oldest first."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.calls: list[tuple[int, Any]] = []  # (worker, args), in the order sent
+        self.answered: list[int] = []
+
+    def __len__(self) -> int:
+        return self.count
+
+    def call(self, index: int, fn: Any, *args: Any) -> None:
+        assert index not in [w for w, _ in self.pending], f"worker {index} got a second call"
+        self.calls.append((index, args))
+
+    @property
+    def pending(self) -> list[tuple[int, Any]]:
+        return self.calls[len(self.answered) :]
+
+    def wait(self, on_event: Any = None) -> tuple[int, Any]:
+        worker, args = self.pending[0]
+        self.answered = [*self.answered, worker]
+        return worker, args
+
+
+def test_a_free_worker_takes_the_next_task_and_prefers_the_one_whose_state_it_holds() -> None:
+    pool = FakePool(2)
+    executor = Executor(pool)  # type: ignore[arg-type]
+    for name in "abc":
+        executor.submit(Task(name, print, (name,)))
+    assert [w for w, _ in pool.calls] == [0, 1]  # two start at once; "c" waits for a free worker
+    task, worker, _ = executor.next()
+    assert (task.key, worker) == ("a", 0) and pool.calls[-1] == (0, ("c",))
+    executor.submit(Task("d", print, ("d",), home=1))
+    executor.submit(Task("e", print, ("e",), home=0))
+    task, worker, _ = executor.next()
+    assert (task.key, worker) == ("b", 1) and pool.calls[-1] == (1, ("d",))  # d is at home, e waits for its own
+    executor.next()  # c ends on worker 0, which takes e
+    assert pool.calls[-1] == (0, ("e",))
+    prepared: list[int] = []
+    executor.submit(Task("f", print, prepare=lambda w: (prepared.append(w) or "f",)))
+    while executor.pending():
+        executor.next()
+    assert prepared in ([0], [1]) and len(pool.calls) == 6  # arguments made for the worker it went to
 
 
 def test_an_experiment_from_main_stays_in_this_process(data_dir: Path, tmp_path: Path) -> None:
@@ -282,3 +324,35 @@ def test_a_model_with_dropout_gives_the_same_numbers_alone_beside_others_and_in_
     alone = [tuple(r[k] for k in keys) for r in numbers(tmp_path / "alone") if r.get("type") == "epoch"]
     (run,) = [r for r in together.results.runs if r.config["label"] == specs[1] and r.config["seed"] == 1]
     assert alone == [tuple(rec[k] for k in keys) for rec in run.epochs] and len(alone) == 3
+
+
+FAULTS = """
+import resource, sys
+import numpy as np
+from lrlab.lab.workers import keep_freed_memory
+tuned = sys.argv[1] == "1" and keep_freed_memory()
+def step():  # a training step's activations: a few 5 MB blocks allocated, used, freed together
+    blocks = [np.ones(5 * 2**20 // 8) for _ in range(6)]
+    return sum(b.sum() for b in blocks)
+for _ in range(3):
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux (glibc) only")
+def test_lrlabs_own_processes_reuse_freed_blocks_instead_of_faulting_them_in_again() -> None:
+    import subprocess
+    import sys
+
+    def faults(tuned: bool) -> int:
+        run = subprocess.run([sys.executable, "-c", FAULTS, str(int(tuned))], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        return int(run.stdout)
+
+    default, tuned = faults(False), faults(True)
+    assert default > 20 * 1000  # blocks handed back to the kernel and mapped afresh each step
+    assert tuned < default / 20

@@ -1,5 +1,5 @@
 """``python -m lrlab`` runs the command line."""
 
-from lrlab.cli import main
+from lrlab.cli import console
 
-raise SystemExit(main())
+console()

@@ -45,5 +45,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-if __name__ == "__main__":  # pragma: no cover
+def console() -> None:
+    """The ``lrlab`` command: `main` in a process of lrlab's own, its allocator tuned for training."""
+    from lrlab.lab.workers import keep_freed_memory
+
+    keep_freed_memory()
     raise SystemExit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    console()

@@ -57,7 +57,7 @@ from lrlab.lab.batches import BatchSource, EvalSource, batch_source, eval_source
 from lrlab.lab.config import SCHEDULEFREE_INSTALL, OptimizerSpec, TrainConfig
 from lrlab.lab.experiment import Data, Experiment, Metric, call_user, cross_entropy, metric_names, resolve_experiment
 from lrlab.lab.store import JobResults, JobStore, data_fingerprint, now, results_from_records
-from lrlab.lab.workers import Shards, auto_workers, check_workers, data_bytes, default_threads, portable, work_of
+from lrlab.lab.workers import EpochTasks, auto_workers, check_workers, data_bytes, default_threads, portable, work_of
 from lrlab.schedules.base import Schedule
 from lrlab.schedules.spec import parse
 from lrlab.schedules.units import bind, has_units, needs
@@ -262,7 +262,7 @@ class Trainer:
     `lrlab.lab.data.Dataset` for the built-in ones). `threads` is torch's
     intra-op thread count per run while the job trains (None: as it is set
     now); it is recorded, and restored when the job ends. `workers` > 1 trains
-    the runs in that many worker processes (`lrlab.lab.workers.Shards`),
+    the runs in that many worker processes (`lrlab.lab.workers.EpochTasks`),
     ``"auto"`` as many as is fastest here (`lrlab.lab.workers.auto_workers`);
     the numbers are the same with any count. Everything is checked --
     the experiment built, its model run on a first batch through the loss and
@@ -368,6 +368,8 @@ class Trainer:
                 "path to use workers); training in this process"
             )
             return 1, note
+        if count > 1 and self.fused:
+            return 1, "fused runs train together in one pass, in this process (--fused off to use workers)"
         return count, ""
 
     def _keep_stored_threads(self, asked: int | None) -> None:
@@ -647,11 +649,11 @@ class Trainer:
         torch.set_num_threads(self.threads)
         for hook in hooks:
             hook.started(self)
-        shards: Shards | None = None
+        shards: EpochTasks | None = None
         failed = True
         try:
-            if self.workers > 1 and self.epochs_done < self.config.epochs:
-                shards = Shards(self, self.workers)
+            if self.workers > 1 and not self.finished:
+                shards = EpochTasks(self, self.workers)
             while not self.finished:  # a job whose runs all diverged ends here
                 self._epoch(self.epochs_done + 1, shards)
             if shards is not None:
@@ -671,7 +673,7 @@ class Trainer:
                 hook.close()
         return self.outcomes
 
-    def _epoch(self, epoch: int, shards: Shards | None = None) -> None:
+    def _epoch(self, epoch: int, shards: EpochTasks | None = None) -> None:
         started = time.perf_counter()
         records = self.train_epoch(epoch) if shards is None else shards.epoch(epoch)
         if self.store is not None:
@@ -683,14 +685,20 @@ class Trainer:
         for hook in (self.listener, *self.loggers):
             hook.epoch(epoch, records)
 
-    def train_epoch(self, epoch: int) -> list[dict[str, Any]]:
-        """Train and evaluate every live run for epoch `epoch` (from 1); return the epoch's records."""
+    def train_epoch(self, epoch: int, only: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """Train and evaluate every live run for epoch `epoch` (from 1); return the epoch's records.
+
+        `only`: train just the runs at these indices, drawing just their seeds' batch orders (a worker's task;
+        `lrlab.lab.workers.EpochTasks` puts the other seeds' generators where one process would have them).
+        """
         started = time.perf_counter()
+        chosen = self.outcomes if only is None else [self.outcomes[i] for i in only]
         # Draw every seed's order, even for seeds whose runs all diverged: the orders must not
         # depend on which runs are left.
-        orders = {seed: self.train_batches.order(g) for seed, g in self.generators.items()}
+        seeds = self.generators if only is None else {o.run.seed for o in chosen if o.live}
+        orders = {seed: self.train_batches.order(self.generators[seed]) for seed in seeds}
         groups: dict[int, list[RunOutcome]] = {}
-        for o in self.outcomes:
+        for o in chosen:
             if o.live:
                 groups.setdefault(o.run.seed, []).append(o)
                 o.loss_sum = torch.zeros((), dtype=torch.float64, device=self.device)

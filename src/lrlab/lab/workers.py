@@ -2,9 +2,7 @@
 
 Small CPU models leave cores idle: the chapter's LeNet keeps two intra-op
 threads busy only about 60 % of the time. Several processes with one thread
-each fill the cores, and the operating system shares them fairly when there
-are more processes than cores, so a job of five runs on two cores finishes
-with every core busy until the end. What a run computes depends only on its
+each fill the cores. What a run computes depends only on its
 experiment, schedule, seed and its *threads per run* (torch's intra-op
 threads, which split float sums and so decide their rounding) -- never on how
 many workers trained beside it -- so a run gives the same numbers alone, in a
@@ -15,10 +13,13 @@ forking a process whose OpenMP threads have run can hang), pins each to
 `threads` torch threads, and serves one call at a time per worker over a pipe;
 a call may send events (progress) before its result. A worker that dies is
 reported at once, naming its exit code; Ctrl-C in the parent stops every
-worker (workers ignore SIGINT, so only the parent decides). `Shards` uses it
-to train a job's runs in lockstep, one epoch at a time, so the job keeps one
-folder, one metrics file and one checkpoint, and resumes with any number of
-workers.
+worker (workers ignore SIGINT, so only the parent decides).
+
+`Executor` is the one scheduling loop over a pool: a job's runs go through it
+one epoch of one run a task (`EpochTasks`), a sweep's trials one trial a task
+(the ``local`` backend), and a free worker always takes the next task, so five
+runs on two workers keep both cores busy to the end. The job keeps one folder,
+one metrics file and one checkpoint, and resumes with any number of workers.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import multiprocessing
 import os
 import pickle
 import signal
-import sys
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,22 +43,25 @@ if TYPE_CHECKING:
     from lrlab.lab.train import Trainer
 
 __all__ = [
-    "Shards",
+    "EpochTasks",
+    "Executor",
+    "Task",
     "WorkerContext",
     "WorkerPool",
     "auto_workers",
     "check_workers",
     "data_bytes",
     "default_threads",
-    "plan_shards",
+    "keep_freed_memory",
     "portable",
 ]
 
 #: below this many training examples x epochs x runs a job runs in this process: starting workers
 #: (a fresh interpreter importing torch and loading the data, 2-5 s each) would cost more than it saves
 MIN_WORK = 300_000
-#: at most this many workers per core: more only add switching and memory
-WORKERS_PER_CORE = 4
+#: workers per core: the `Executor` keeps each busy until the job's last run-epoch, so more would only add
+#: switching, start-up and memory (chapter job, 2 cores: 2 workers 13-14 s an epoch, 5 workers 16.5-18 s)
+WORKERS_PER_CORE = 1
 #: a worker's peak memory beyond its data: the interpreter, torch, oneDNN's buffers, the data's loading
 #: (measured: 951 MB for the chapter's LeNet with 220 MB of data, benchmarks/RESULTS.md section 5)
 WORKER_BASE_BYTES = 768 * 2**20
@@ -77,6 +81,31 @@ def memory_bytes() -> int | None:
         return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover
         return None
+
+
+#: glibc ``mallopt`` parameters: the sizes above which freed memory goes back to the system, and above which
+#: a block gets its own mapping
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+
+
+def keep_freed_memory() -> bool:
+    """Let this process's allocator keep and reuse the blocks it frees (glibc only; True if it took).
+
+    A training step allocates its activations (5 MB for LeNet's first layer at batch 256) and frees them.
+    By default glibc hands such blocks back to the kernel and maps them afresh on the next step: about 750
+    page faults and 1.5-2.5 ms of kernel time a step. Raising the thresholds to 32 MB and 128 MB keeps them;
+    the numbers do not change, the peak memory hardly does. Called in lrlab's own processes (the workers and
+    the ``lrlab`` command), never in a user's: the allocator is the whole process's.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)) and bool(mallopt(_M_TRIM_THRESHOLD, 128 * 2**20))
 
 
 def default_threads(device: str) -> int:
@@ -101,10 +130,11 @@ def auto_workers(runs: int, work: float, threads: int, *, data_bytes: int = 0, d
     """The worker count ``"auto"`` picks, and why it is fastest here.
 
     One on a GPU (its runs go fused into one pass) or for a small job
-    (`work` = examples x epochs x runs below `MIN_WORK`). Otherwise one run per
-    worker, up to `WORKERS_PER_CORE` per core (the OS shares the cores fairly,
-    so uneven shares still keep every core busy) and up to half the machine's
-    memory at `WORKER_BASE_BYTES` plus the data per worker.
+    (`work` = examples x epochs x runs below `MIN_WORK`). Otherwise one worker
+    per core's worth of threads (`WORKERS_PER_CORE`), at most one per run and
+    within half the machine's memory at `WORKER_BASE_BYTES` plus the data per
+    worker: the runs' epochs are dealt out as workers come free, so five runs
+    keep two workers busy to the end.
     """
     if device != "cpu" or runs < 2 or work < MIN_WORK:
         return 1
@@ -113,12 +143,6 @@ def auto_workers(runs: int, work: float, threads: int, *, data_bytes: int = 0, d
     if memory is not None:
         limit = min(limit, max(1, int(memory * 0.5 // (WORKER_BASE_BYTES + data_bytes))))
     return max(1, min(runs, limit))
-
-
-def plan_shards(runs: int, workers: int) -> list[list[int]]:
-    """Runs ``0..runs-1`` dealt to `workers` shards in turn (sizes differ by at most one)."""
-    count = max(1, min(workers, runs))
-    return [list(range(k, runs, count)) for k in range(count)]
 
 
 def portable(value: Any) -> bool:
@@ -153,6 +177,7 @@ class WorkerContext:
 def _serve(conn: Connection, index: int, threads: int) -> None:
     """A worker's life: pin the threads, then run each call sent until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    keep_freed_memory()
     os.environ["OMP_NUM_THREADS"] = str(threads)
     import torch
 
@@ -248,7 +273,8 @@ class WorkerPool:
                 raise RuntimeError("WorkerPool.wait with no call in progress")
             conns = {self.workers[i].conn: i for i in busy}
             sentinels = {self.workers[i].process.sentinel: i for i in busy}
-            for ready in wait([*conns, *sentinels]):
+            # a dead worker first: a busy one's results must not hide it
+            for ready in sorted(wait([*conns, *sentinels]), key=lambda r: r not in sentinels):
                 if ready in sentinels and ready not in conns:
                     index = sentinels[ready]
                     if not self.workers[index].conn.poll():
@@ -296,27 +322,94 @@ class WorkerPool:
         self.workers = []
 
 
-# -- a job's runs in shards ----------------------------------------------------------------------------------
+# -- one scheduling loop ---------------------------------------------------------------------------------
+@dataclass
+class Task:
+    """A call for whichever worker comes free: ``fn(context, *args)``.
+
+    `key` names the task for its caller. `home` is the worker it would rather
+    go to (the one that holds its state already); `prepare(worker)`, when
+    given, makes the arguments at dispatch, for the worker it goes to (a run's
+    state is sent only where it is not held).
+    """
+
+    key: Any
+    fn: Callable[..., Any]
+    args: tuple[Any, ...] = ()
+    home: int | None = None
+    prepare: Callable[[int], tuple[Any, ...]] | None = None
+    #: lower goes first (a run-epoch's epoch: the job's oldest epoch ends, and is saved, first)
+    priority: int = 0
+
+
+class Executor:
+    """The one scheduling loop of every job of runs: tasks queue here and go to the first free worker.
+
+    A job's run-epochs (`EpochTasks`) and a sweep's trials (the ``local``
+    backend) are both tasks. A free worker takes a task of the lowest
+    priority queued: one that would rather be with it, else the oldest. So
+    no worker idles while work waits, the oldest epoch ends first, and a run
+    stays on its worker while that keeps the cores even.
+    """
+
+    def __init__(self, pool: WorkerPool) -> None:
+        self.pool = pool
+        self.queue: list[Task] = []
+        #: the task each busy worker is on
+        self.running: dict[int, Task] = {}
+
+    def submit(self, task: Task) -> None:
+        """Queue `task`; it starts at once if a worker is free."""
+        self.queue.append(task)
+        self._dispatch()
+
+    def pending(self) -> bool:
+        """Whether a task is queued or running."""
+        return bool(self.queue or self.running)
+
+    def next(self, on_event: Callable[[int, tuple[Any, ...]], None] | None = None) -> tuple[Task, int, Any]:
+        """The next task to end, the worker that ran it and its result; the freed worker takes the next task."""
+        worker, value = self.pool.wait(on_event)
+        task = self.running.pop(worker)
+        self._dispatch()
+        return task, worker, value
+
+    def _dispatch(self) -> None:
+        idle = [w for w in range(len(self.pool)) if w not in self.running]
+        while idle and self.queue:
+            best = min(t.priority for t in self.queue)
+            tier = [t for t in self.queue if t.priority == best]
+            # a task of the first tier goes to its home worker when that one is free, else to any free worker
+            worker, task = next(((w, t) for t in tier for w in idle if t.home == w), (idle[0], tier[0]))
+            idle.remove(worker)
+            self._start(worker, task)
+
+    def _start(self, worker: int, task: Task) -> None:
+        self.queue.remove(task)
+        args = task.prepare(worker) if task.prepare is not None else task.args
+        self.running[worker] = task
+        self.pool.call(worker, task.fn, *args)
+
+
+# -- a job's runs, one epoch of one run a task ---------------------------------------------------------------
 @dataclass(frozen=True)
-class ShardSpec:
-    """What a worker needs to set up its shard of a job: everything a `Trainer` takes, its runs, their ids."""
+class JobSpec:
+    """What a worker needs to build a job's `Trainer` (no folder: the parent writes): everything it takes."""
 
     runs: list[tuple[str, int, str, str | None]]
-    indices: list[int]
     run_ids: list[str]
     job_id: str
     config: dict[str, Any]
     experiment: Any
     data: Any
     device: str
-    fused: bool
     channels_last: bool
     threads: int
     updates: bool = False  # send every update's rate (the job has loggers that want them)
 
 
-def _setup_shard(context: WorkerContext, spec: ShardSpec) -> int | None:
-    """Build the shard's `Trainer` in this worker (no folder: the parent writes); returns its batches per epoch."""
+def _setup_job(context: WorkerContext, spec: JobSpec) -> int | None:
+    """Build the job's `Trainer` in this worker; returns its batches per epoch."""
     from lrlab.lab.config import TrainConfig
     from lrlab.lab.train import Listener, Run, Trainer
 
@@ -334,7 +427,7 @@ def _setup_shard(context: WorkerContext, spec: ShardSpec) -> int | None:
         spec.experiment,
         data=spec.data,
         device=spec.device,
-        fused=spec.fused,
+        fused=False,
         channels_last=spec.channels_last,
         listener=Ticks(),
         loggers=[Updates()] if spec.updates else [],
@@ -342,28 +435,31 @@ def _setup_shard(context: WorkerContext, spec: ShardSpec) -> int | None:
         workers=1,
     )
     trainer.job_id = spec.job_id
-    for outcome, index, run_id in zip(trainer.outcomes, spec.indices, spec.run_ids, strict=True):
-        outcome.index, outcome.run_id = index, run_id
+    for outcome, run_id in zip(trainer.outcomes, spec.run_ids, strict=True):
+        outcome.run_id = run_id
     context.state["trainer"] = trainer
     return trainer.batches
 
 
-def _load_shard(context: WorkerContext, states: list[dict[str, Any]], generators: dict[int, Any]) -> None:
-    """Put the runs where the job's checkpoint left them (resume)."""
-    trainer: Trainer = context.state["trainer"]
-    for outcome, state in zip(trainer.outcomes, states, strict=True):
-        trainer.load_run_state(outcome, state)
-    for seed, g in trainer.generators.items():
-        g.set_state(generators[seed])
+def _pack(value: Any) -> bytes:
+    """`value` as bytes, its tensors copied: torch would send a tensor through a pipe as shared memory, which
+    the sender goes on changing (a run's weights while it trains its next epoch)."""
+    return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _shard_epoch(context: WorkerContext, epoch: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]], Any]:
-    """Train one epoch of the shard: its records, its runs' states, its seeds' generator states."""
+def _run_epoch(
+    context: WorkerContext, run: int, epoch: int, state: bytes | None, order_state: bytes
+) -> tuple[list[dict[str, Any]], bytes]:
+    """Train run `run` for `epoch`: from `state` (None: as this worker left it), its seed's batch order drawn
+    from `order_state`. Returns its records, and its state and its seed's generator state after (packed)."""
     trainer: Trainer = context.state["trainer"]
-    records = trainer.train_epoch(epoch)
-    states = [trainer.run_state(o) for o in trainer.outcomes]
-    generators = {seed: g.get_state() for seed, g in trainer.generators.items()}
-    return records, states, generators
+    outcome = trainer.outcomes[run]
+    if state is not None:
+        trainer.load_run_state(outcome, pickle.loads(state))
+    generator = trainer.generators[outcome.run.seed]
+    generator.set_state(pickle.loads(order_state))
+    records = trainer.train_epoch(epoch, only=[run])
+    return records, _pack((trainer.run_state(outcome), generator.get_state()))
 
 
 def _optimizer_text(run: Any) -> str | None:
@@ -388,57 +484,88 @@ def _peak_memory(context: WorkerContext) -> float:
     return math.nan
 
 
-class Shards:
-    """A job's runs dealt to worker processes that train them in lockstep with the job, one epoch at a time.
+class EpochTasks:
+    """A job's runs trained in worker processes, one epoch of one run a task, through the `Executor`.
 
-    The job (the parent `Trainer`) keeps its folder, its records and its
-    checkpoint: after each epoch the workers send their records and their
-    runs' states (model, optimizer, scheduler), which the job stores exactly
-    as if it had trained them itself. The batch counter the job shows is the
-    slowest worker's.
+    Each run's next epoch is queued as soon as its last one ends, so the
+    workers never wait for each other: five runs on two workers keep both busy
+    to the end. The job (the parent `Trainer`) keeps its folder, records and
+    checkpoint: `epoch` returns once every live run has finished that epoch,
+    with the runs' states (model, optimizer, scheduler, random state) and the
+    seeds' batch-order generators put where one process would have them, so
+    the records, the checkpoint and a resume are the same with any number of
+    workers. A run's state travels only when it changes worker. The batch
+    counter the job shows is the mean over its live runs.
     """
 
     def __init__(self, trainer: Trainer, workers: int) -> None:
         self.trainer = trainer
-        self.shards = plan_shards(len(trainer.outcomes), workers)
-        self.pool = WorkerPool(len(self.shards), trainer.threads)
-        self.ticks = [0] * len(self.shards)
-        self.shown = 0
+        self.pool = WorkerPool(max(1, min(workers, len(trainer.outcomes))), trainer.threads)
+        self.executor = Executor(self.pool)
+        #: the worker holding each run's latest state (None: only the job has it)
+        self.holder: dict[int, int | None] = {o.index: None for o in trainer.outcomes}
+        #: each run's latest state, where it is newer than the job's copy
+        self.latest: dict[int, dict[str, Any]] = {}
+        #: each (seed, epoch)'s batch-order generator state at the epoch's start
+        self.starts: dict[tuple[int, int], Any] = {}
+        #: finished (run, epoch)s: their records and states
+        self.results: dict[tuple[int, int], tuple[list[dict[str, Any]], dict[str, Any]]] = {}
+        #: batches done of each (run, epoch) being trained, for the job's batch counter
+        self.ticks: dict[tuple[int, int], int] = {}
+        self.current, self.shown, self.live = 0, 0, [o.index for o in trainer.outcomes if o.live]
         try:
-            for k, shard in enumerate(self.shards):
-                runs = [trainer.outcomes[i].run for i in shard]
-                spec = ShardSpec(
-                    runs=[(str(r.schedule), r.seed, r.label, _optimizer_text(r)) for r in runs],
-                    indices=list(shard),
-                    run_ids=[trainer.outcomes[i].run_id for i in shard],
-                    job_id=trainer.job_id,
-                    config=trainer.config.to_dict(),
-                    experiment=trainer.experiment_reference,
-                    data=trainer.data_reference,
-                    device=str(trainer.device),
-                    fused=trainer.fused,
-                    channels_last=trainer.channels_last,
-                    threads=trainer.threads,
-                    updates=bool(trainer.loggers),
-                )
-                self.pool.call(k, _setup_shard, spec)
-            self._gather()
-            if trainer.epochs_done:
-                generators = {seed: g.get_state() for seed, g in trainer.generators.items()}
-                for k, shard in enumerate(self.shards):
-                    states = [trainer.run_state(trainer.outcomes[i]) for i in shard]
-                    self.pool.call(k, _load_shard, states, generators)
-                self._gather()
+            spec = JobSpec(
+                runs=[(str(o.run.schedule), o.run.seed, o.run.label, _optimizer_text(o.run)) for o in trainer.outcomes],
+                run_ids=[o.run_id for o in trainer.outcomes],
+                job_id=trainer.job_id,
+                config=trainer.config.to_dict(),
+                experiment=trainer.experiment_reference,
+                data=trainer.data_reference,
+                device=str(trainer.device),
+                channels_last=trainer.channels_last,
+                threads=trainer.threads,
+                updates=bool(trainer.loggers),
+            )
+            for k in range(len(self.pool)):
+                self.pool.call(k, _setup_job, spec)
+            while self.pool.busy():
+                self.pool.wait()
+            first = trainer.epochs_done + 1
+            for seed, g in trainer.generators.items():
+                self.starts[(seed, first)] = g.get_state()
+            if first <= trainer.config.epochs:
+                for o in trainer.outcomes:
+                    if o.live:
+                        self._submit(o.index, first)
         except BaseException:
             self.pool.close(terminate=True)
             raise
+        self.since = time.perf_counter()
 
-    def _gather(self, on_event: Callable[[int, tuple[Any, ...]], None] | None = None) -> list[Any]:
-        results: list[Any] = [None] * len(self.shards)
-        while self.pool.busy():
-            index, value = self.pool.wait(on_event)
-            results[index] = value
-        return results
+    def _submit(self, run: int, epoch: int) -> None:
+        seed = self.trainer.outcomes[run].run.seed
+
+        def prepare(worker: int) -> tuple[Any, ...]:
+            state = None
+            if self.holder[run] != worker:
+                state = _pack(self.latest.get(run) or self.trainer.run_state(self.trainer.outcomes[run]))
+            self.holder[run] = worker
+            return run, epoch, state, _pack(self.starts[(seed, epoch)])
+
+        self.executor.submit(Task((run, epoch), _run_epoch, home=self.holder[run], prepare=prepare, priority=epoch))
+
+    def _finished(self, task: Task, value: Any) -> None:
+        run, epoch = task.key
+        records, packed = value
+        state, order_after = pickle.loads(packed)
+        seed = self.trainer.outcomes[run].run.seed
+        self.latest[run] = state
+        self.starts[(seed, epoch + 1)] = order_after
+        self.results[(run, epoch)] = (records, state)
+        if self.trainer.batches is not None:
+            self.ticks[(run, epoch)] = self.trainer.batches
+        if state["diverged_epoch"] is None and epoch < self.trainer.config.epochs:
+            self._submit(run, epoch + 1)
 
     def _tick(self, worker: int, event: tuple[Any, ...]) -> None:
         if event[0] == "update":  # a run's update and its rate, for the job's loggers (TensorBoard)
@@ -446,47 +573,75 @@ class Shards:
             for logger in self.trainer.loggers:
                 logger.update(self.trainer.outcomes[run], update, lr)
             return
-        kind, epoch, index = event
-        if kind != "batch":
+        if event[0] != "batch":
             return
-        self.ticks[worker] = index
-        slowest = min(self.ticks)
-        while self.shown < slowest:
+        _, epoch, index = event
+        run = self.executor.running[worker].key[0]
+        self.ticks[(run, epoch)] = index
+        self._show(epoch)
+
+    def _show(self, epoch: int) -> None:
+        """Move the job's batch counter for `epoch` to the mean of its live runs' batches (or the slowest's)."""
+        if epoch != self.current or not self.live:
+            return
+        batches = self.trainer.batches
+        done = [self.ticks.get((run, epoch), 0) for run in self.live]
+        target = min(done) if batches is None else sum(min(d, batches) for d in done) // len(done)
+        while self.shown < target:
             self.shown += 1
-            self.trainer.listener.batch(epoch, self.shown, self.trainer.batches)
+            self.trainer.listener.batch(epoch, self.shown, batches)
 
     def epoch(self, epoch: int) -> list[dict[str, Any]]:
-        """Train `epoch` in every worker; update the job's runs and generators; return the epoch's records."""
+        """Wait until every live run has trained `epoch`; put the job's runs and generators there; its records."""
         trainer = self.trainer
-        self.ticks = [0] * len(self.shards)
-        self.shown = 0
-        # a shard whose runs have all diverged sits the epoch out (its seeds' orders serve no run any more)
-        live = [k for k, shard in enumerate(self.shards) if any(trainer.outcomes[i].live for i in shard)]
-        for k in range(len(self.shards)):
-            if k in live:
-                self.pool.call(k, _shard_epoch, epoch)
-            else:
-                self.ticks[k] = sys.maxsize  # not waited for by the batch counter
-        results = self._gather(self._tick)
+        self.current, self.shown = epoch, 0
+        self.live = [o.index for o in trainer.outcomes if o.live]
+        while any((run, epoch) not in self.results for run in self.live):
+            task, _, value = self.executor.next(self._tick)
+            self._finished(task, value)
+            self._show(epoch)
         by_run: dict[str, list[dict[str, Any]]] = {}
-        for k in live:
-            shard, (records, states, generators) = self.shards[k], results[k]
-            for i, state in zip(shard, states, strict=True):
-                trainer.load_run_state(trainer.outcomes[i], state)
-            for seed, g_state in generators.items():
-                trainer.generators[seed].set_state(g_state)
+        for run in self.live:
+            records, state = self.results.pop((run, epoch))
+            trainer.load_run_state(trainer.outcomes[run], state)
+            if self.latest.get(run) is state:
+                del self.latest[run]  # the job's copy is the latest now
             for rec in records:
                 by_run.setdefault(rec["run_id"], []).append(rec)
+        for seed, g in trainer.generators.items():
+            after = self.starts.get((seed, epoch + 1))
+            if after is not None:
+                g.set_state(after)
+            else:  # every run of this seed has diverged: draw its order as one process does
+                trainer.train_batches.order(g)
+        for key in [k for k in self.starts if k[1] <= epoch]:
+            del self.starts[key]
+        for key in [k for k in self.ticks if k[1] <= epoch]:
+            del self.ticks[key]
+        now = time.perf_counter()
+        wall, self.since = round(now - self.since, 4), now
         # the records in the order one process writes them: runs grouped by seed, in job order
         rank = trainer.seed_rank
         order = sorted(trainer.outcomes, key=lambda o: (rank[o.run.seed], o.index))
-        return [rec for o in order for rec in by_run.get(o.run_id, [])]
+        records = [rec for o in order for rec in by_run.get(o.run_id, [])]
+        for rec in records:
+            if rec.get("type") == "epoch":
+                rec["epoch_seconds"] = wall  # the job's epoch, as one process records it
+        return records
 
     def peak_memory(self) -> list[float]:
-        """Each worker's peak resident memory so far, in MiB."""
-        for k in range(len(self.shards)):
-            self.pool.call(k, _peak_memory)
-        return [round(float(v), 1) for v in self._gather()]
+        """Each worker's peak resident memory so far, in MiB (once no task is left)."""
+        assert not self.executor.pending(), "peak_memory while tasks run"
+        values: list[Any] = [None] * len(self.pool)
+        try:
+            for k in range(len(self.pool)):
+                self.pool.call(k, _peak_memory)
+            while self.pool.busy():
+                k, value = self.pool.wait()
+                values[k] = value
+        except TrainError:  # a worker gone after its last task: the job's numbers are all in
+            return []
+        return [round(float(v), 1) for v in values]
 
     def close(self, terminate: bool = False) -> None:
         self.pool.close(terminate=terminate)

@@ -2,7 +2,8 @@
 
 With ``job.workers`` > 1 each worker process (`lrlab.lab.workers.WorkerPool`,
 pinned to the sweep's threads per trial) gets the experiment once and then
-trains one trial after another as they come free; the parent writes
+trains one trial after another, each a task of `lrlab.lab.workers.Executor`
+(the loop a compare's run-epochs go through); the parent writes
 ``results.jsonl`` as each ends. A trial's numbers are the same whichever
 worker, or this process, trained it.
 """
@@ -10,7 +11,7 @@ worker, or this process, trained it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lrlab.sweeps.backends import register_backend
 
@@ -42,27 +43,21 @@ def run_local(job: SweepJob) -> None:
 
 
 def _run_in_workers(job: SweepJob, workers: int) -> None:
-    from lrlab.lab.workers import WorkerPool
+    from lrlab.lab.workers import Executor, Task, WorkerPool
 
     job.log.line(f"training {workers} trials at a time in worker processes of {job.threads} thread(s) each")
-    queue = list(job.trials)
     with WorkerPool(workers, job.threads or 1) as pool:
         for index in range(workers):
             pool.call(index, _receive_experiment, job.experiment)
         while pool.busy():
             pool.wait()
-        for index in range(workers):
-            if queue:
-                _start(pool, index, queue.pop(0), job)
-        while pool.busy():
-            index, record = pool.wait()
+        executor = Executor(pool)  # the scheduling loop a compare's run-epochs go through
+        for trial in job.trials:
+            args = (trial, job.config, job.folder(trial), job.device, job.threads)
+            executor.submit(Task(trial, _train_trial, args))
+        while executor.pending():
+            _, _, record = executor.next()
             job.done(record)
-            if queue:
-                _start(pool, index, queue.pop(0), job)
-
-
-def _start(pool: Any, index: int, trial: Trial, job: SweepJob) -> None:
-    pool.call(index, _train_trial, trial, job.config, job.folder(trial), job.device, job.threads)
 
 
 def _receive_experiment(context: WorkerContext, experiment: Experiment) -> None:
