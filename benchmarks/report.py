@@ -173,7 +173,7 @@ def render(out_dir: Path | None = None) -> str:
         f"lrlab {m.get('lrlab')} (git {m.get('git')})",
         f"- platform: {m.get('platform')}",
         "",
-        "Run: `make bench` (all five: about 10 min on 2 idle Intel Xeon cores, 9 on the AMD EPYC ones; "
+        "Run: `make bench` (all five: about 17 min on 2 idle AMD EPYC cores, 2026-12-03; "
         "`make bench BENCH_ARGS=--full` runs the chapter job for all 30 epochs instead of projecting it, "
         "10-20 min more), or one script: "
         "`.venv/bin/python benchmarks/bench_throughput.py` (`bench_chapter.py`, `bench_scheduler.py`, "

@@ -90,3 +90,16 @@ def test_results_md_renders(smoke_runs: tuple[Path, dict[str, str]]) -> None:
         assert f"## {title}" in text
     assert "## GPU" in text
     assert "SMOKE RUN" in text
+
+
+def test_the_kernel_levers_script_measures_each_lever_and_keeps_the_stock_pooling_exact() -> None:
+    import subprocess
+
+    run = subprocess.run(
+        [sys.executable, str(BENCH / "levers.py"), "--smoke"], capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stdout + run.stderr  # nonzero: the stock-op pooling trained other numbers
+    assert "trains bitwise like max_pool2d after 3 steps: True" in run.stdout
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("ratio ")]
+    assert {ln.split()[1] for ln in lines} >= {"native", "stockpool"}, run.stdout
+    assert all(RATIO.match(ln) for ln in lines), lines
