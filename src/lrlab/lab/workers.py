@@ -60,7 +60,7 @@ __all__ = [
 #: (a fresh interpreter importing torch and loading the data, 2-5 s each) would cost more than it saves
 MIN_WORK = 300_000
 #: workers per core: the `Executor` keeps each busy until the job's last run-epoch, so more would only add
-#: switching, start-up and memory (chapter job, 2 cores: 2 workers 13-14 s an epoch, 5 workers 16.5-18 s)
+#: switching, start-up and memory (chapter job, 2 cores: 2 workers 15.4-17.2 s an epoch, 5 in step 17.2-18.8 s)
 WORKERS_PER_CORE = 1
 #: a worker's peak memory beyond its data: the interpreter, torch, oneDNN's buffers, the data's loading
 #: (measured: 951 MB for the chapter's LeNet with 220 MB of data, benchmarks/RESULTS.md section 5)
