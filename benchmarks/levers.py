@@ -76,8 +76,8 @@ def stock_max_pool() -> Any:
     return StockMaxPool(kernel_size=2, stride=2)
 
 
-def torch_step(variant: str, x: Any, y: Any) -> Callable[[], None]:
-    """One training step of a fresh LeNet (the trainer's model), as the variant makes it."""
+def torch_step(variant: str, x: Any, y: Any) -> tuple[Callable[[], None], Any]:
+    """One training step of a fresh LeNet (the trainer's model), as the variant makes it, and the model."""
     import torch
     from torch import nn
 
@@ -99,8 +99,7 @@ def torch_step(variant: str, x: Any, y: Any) -> Callable[[], None]:
             out.backward()  # type: ignore[no-untyped-call]
             opt.step()
 
-    step.net = net  # type: ignore[attr-defined]
-    return step
+    return step, net
 
 
 def jax_step(x_np: Any, y_np: Any) -> Callable[[], None] | None:
@@ -190,14 +189,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     y = torch.from_numpy(labels)
 
     # the stock-op pooling must train like the trainer's step: same loss, same weights, bit for bit
-    base, stock = torch_step("trainer", x, y), torch_step("stockpool", x, y)
+    (base, base_net), (stock, stock_net) = torch_step("trainer", x, y), torch_step("stockpool", x, y)
     for _ in range(3):
         base()
         stock()
-    same = all(torch.equal(u, v) for u, v in zip(base.net.parameters(), stock.net.parameters(), strict=True))  # type: ignore[attr-defined]
+    same = all(torch.equal(u, v) for u, v in zip(base_net.parameters(), stock_net.parameters(), strict=True))
     print(f"stockpool trains bitwise like max_pool2d after 3 steps: {same}")
 
-    steps_of: dict[str, Callable[[], None]] = {v: torch_step(v, x, y) for v in ("trainer", "native", "stockpool")}
+    steps_of: dict[str, Callable[[], None]] = {v: torch_step(v, x, y)[0] for v in ("trainer", "native", "stockpool")}
     jax_fn = jax_step(images, labels)
     if jax_fn is not None:
         steps_of["jax"] = jax_fn

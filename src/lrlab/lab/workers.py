@@ -261,6 +261,16 @@ class WorkerPool:
             raise self._died(index) from None
         worker.busy = True
 
+    def call_all(self, fn: Callable[..., Any], *args: Any) -> list[Any]:
+        """``fn(context, *args)`` in every worker (all idle), and each worker's result, in worker order."""
+        for index in range(len(self.workers)):
+            self.call(index, fn, *args)
+        results: list[Any] = [None] * len(self.workers)
+        while self.busy():
+            index, value = self.wait()
+            results[index] = value
+        return results
+
     def busy(self) -> list[int]:
         """The workers with a call in progress."""
         return [i for i, w in enumerate(self.workers) if w.busy]
@@ -526,10 +536,7 @@ class EpochTasks:
                 threads=trainer.threads,
                 updates=bool(trainer.loggers),
             )
-            for k in range(len(self.pool)):
-                self.pool.call(k, _setup_job, spec)
-            while self.pool.busy():
-                self.pool.wait()
+            self.pool.call_all(_setup_job, spec)
             first = trainer.epochs_done + 1
             for seed, g in trainer.generators.items():
                 self.starts[(seed, first)] = g.get_state()
@@ -632,13 +639,8 @@ class EpochTasks:
     def peak_memory(self) -> list[float]:
         """Each worker's peak resident memory so far, in MiB (once no task is left)."""
         assert not self.executor.pending(), "peak_memory while tasks run"
-        values: list[Any] = [None] * len(self.pool)
         try:
-            for k in range(len(self.pool)):
-                self.pool.call(k, _peak_memory)
-            while self.pool.busy():
-                k, value = self.pool.wait()
-                values[k] = value
+            values = self.pool.call_all(_peak_memory)
         except TrainError:  # a worker gone after its last task: the job's numbers are all in
             return []
         return [round(float(v), 1) for v in values]

@@ -47,10 +47,7 @@ def _run_in_workers(job: SweepJob, workers: int) -> None:
 
     job.log.line(f"training {workers} trials at a time in worker processes of {job.threads} thread(s) each")
     with WorkerPool(workers, job.threads or 1) as pool:
-        for index in range(workers):
-            pool.call(index, _receive_experiment, job.experiment)
-        while pool.busy():
-            pool.wait()
+        pool.call_all(_receive_experiment, job.experiment)
         executor = Executor(pool)  # the scheduling loop a compare's run-epochs go through
         for trial in job.trials:
             args = (trial, job.config, job.folder(trial), job.device, job.threads)
